@@ -1,0 +1,104 @@
+"""The augmented design matrix ``X̃ = [X, 1]`` without copying ``X``.
+
+Every linear model in skinfluence predicts ``Z = X̃ Θ̃ᵀ`` where ``Θ̃`` has one
+row per output and the intercept in its last column. Appending a column of ones
+to ``X`` would copy the whole training set, so this class applies ``X̃`` and
+``X̃ᵀ`` by treating the intercept column separately. Dense and scipy.sparse
+inputs go through the same code (``safe_sparse_dot``); sparse inputs are never
+densified, only the ``p̃ × p̃`` Gram matrix is.
+"""
+
+import numpy as np
+import scipy.sparse as sp
+from sklearn import get_config
+from sklearn.utils.extmath import safe_sparse_dot
+
+
+def row_chunks(n_rows, bytes_per_row, max_rows=None):
+    """Yield slices of ``range(n_rows)`` whose temporaries fit ``working_memory``.
+
+    Follows ``sklearn.metrics.pairwise_distances_chunked``: the budget is
+    ``sklearn.get_config()["working_memory"]`` MiB, and at least one row is
+    processed per chunk whatever the budget.
+    """
+    budget = get_config()["working_memory"] * 2**20
+    size = max(1, int(budget // max(bytes_per_row, 1)))
+    if max_rows is not None:
+        size = min(size, max_rows)
+    for start in range(0, n_rows, size):
+        yield slice(start, min(start + size, n_rows))
+
+
+class DesignMatrix:
+    """``X̃ = [X, 1]`` (or ``X`` itself when there is no intercept).
+
+    Parameters
+    ----------
+    X : {ndarray, sparse matrix} of shape (n_samples, n_features)
+    fit_intercept : bool
+        Whether ``X̃`` carries the trailing column of ones.
+    """
+
+    def __init__(self, X, fit_intercept):
+        self.X = X.tocsr() if sp.issparse(X) else X
+        self.fit_intercept = bool(fit_intercept)
+
+    @property
+    def n_samples(self):
+        return self.X.shape[0]
+
+    @property
+    def n_columns(self):
+        """``p̃``: the number of features plus one when there is an intercept."""
+        return self.X.shape[1] + self.fit_intercept
+
+    def rows(self, index):
+        """The design matrix restricted to the rows ``index``."""
+        return DesignMatrix(self.X[index], self.fit_intercept)
+
+    def dot(self, V):
+        """``X̃ @ V`` for ``V`` of shape (p̃,) or (p̃, m); returns a dense array."""
+        V = np.asarray(V)
+        p = self.X.shape[1]
+        out = np.asarray(safe_sparse_dot(self.X, V[:p], dense_output=True))
+        if self.fit_intercept:
+            out = out + V[p]
+        return out
+
+    def tdot(self, A):
+        """``X̃ᵀ @ A`` for ``A`` of shape (n,) or (n, m); returns a dense array."""
+        A = np.asarray(A)
+        out = np.asarray(safe_sparse_dot(self.X.T, A, dense_output=True))
+        if self.fit_intercept:
+            out = np.concatenate([out, A.sum(axis=0, keepdims=True)], axis=0)
+        return out
+
+    def gram(self, d):
+        """``X̃ᵀ diag(d) X̃``, dense (p̃, p̃), assembled in row chunks by BLAS-3."""
+        X, p = self.X, self.X.shape[1]
+        G = np.zeros((self.n_columns, self.n_columns))
+        if sp.issparse(X):
+            XtDX = X.T @ X.multiply(d[:, None]).tocsr()
+            G[:p, :p] = XtDX.toarray()
+        else:
+            for rows in row_chunks(X.shape[0], 8 * p):
+                Xc = X[rows]
+                G[:p, :p] += Xc.T @ (Xc * d[rows, None])
+        if self.fit_intercept:
+            col = np.asarray(safe_sparse_dot(X.T, d, dense_output=True)).ravel()
+            G[:p, p] = col
+            G[p, :p] = col
+            G[p, p] = d.sum()
+        return G
+
+    def dense_rows(self, index=slice(None)):
+        """The rows ``index`` of ``X̃`` as a dense (n_rows, p̃) array.
+
+        Used on chunks sized by ``row_chunks``, never on the whole of a large
+        sparse matrix.
+        """
+        Xr = self.X[index]
+        Xr = Xr.toarray() if sp.issparse(Xr) else np.asarray(Xr, dtype=np.float64)
+        if self.fit_intercept:
+            Xr = np.hstack([Xr, np.ones((Xr.shape[0], 1))])
+        return Xr

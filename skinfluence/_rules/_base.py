@@ -1,0 +1,177 @@
+"""What every linear model shares: parameters, objective, gradients, curvature.
+
+A *rule* is the closed-form calculus of one estimator family. It never solves a
+linear system; it only evaluates. Every supported estimator minimises
+
+.. math::
+
+    J(θ) = c · Σ_i s_i · ℓ(y_i, z_i) + ½ Σ_k Σ_j λ_kj · Θ̃_kj²,
+    \\qquad z_i = Θ̃ x̃_i ∈ ℝ^K,
+
+where ``x̃_i = [x_i, 1]`` (no 1 without an intercept), ``Θ̃`` is the
+``(K, p̃)`` matrix of coefficients with the intercepts in its last column, ``s_i``
+is the sample weight times the class weight, ``c`` the estimator's loss scale
+(``C`` for LogisticRegression, 1 for Ridge) and ``λ`` the curvature of the L2
+penalty (1 for LogisticRegression, ``2·alpha`` for Ridge, ``1/intercept_scaling²``
+on the intercept under liblinear, 0 where nothing is penalised).
+
+Because the loss depends on θ only through ``z_i``, the per-sample gradient is
+``∇_θ ℓ_i = r_i ⊗ x̃_i`` with ``r_i = ∂ℓ/∂z`` and the per-sample Hessian is
+``D_i ⊗ x̃_i x̃_iᵀ`` with ``D_i = ∂²ℓ/∂z²``. The rules of this package have
+``D_i`` diagonal (outputs decoupled), so the Hessian of ``J`` is block
+diagonal with one ``(p̃, p̃)`` block per output:
+``H_k = c · X̃ᵀ diag(s ⊙ D_{:,k}) X̃ + diag(λ_k)``.
+"""
+
+import numpy as np
+
+from .._design import DesignMatrix
+
+
+class LinearRule:
+    """Base class: a fitted linear model seen as ``Θ̃`` plus a loss in ``z``.
+
+    Subclasses set ``estimator_names`` and implement ``encode_targets``,
+    ``loss``, ``loss_gradient`` and ``loss_curvature``.
+
+    Parameters
+    ----------
+    coef : ndarray of shape (n_outputs, n_columns)
+        ``Θ̃``: coefficients with the intercepts (if any) in the last column.
+    penalty : ndarray of shape (n_outputs, n_columns)
+        ``λ``: curvature of the L2 penalty of each parameter.
+    scale : float
+        ``c``: the factor in front of the sum of sample losses.
+    fit_intercept : bool
+    """
+
+    def __init__(self, coef, penalty, scale, fit_intercept):
+        self.coef = np.asarray(coef, dtype=np.float64)
+        self.penalty = np.broadcast_to(penalty, self.coef.shape).astype(np.float64)
+        self.scale = float(scale)
+        self.fit_intercept = bool(fit_intercept)
+
+    # ----------------------------------------------------------------- layout
+    @property
+    def n_outputs(self):
+        return self.coef.shape[0]
+
+    @property
+    def n_features(self):
+        return self.coef.shape[1] - self.fit_intercept
+
+    @property
+    def n_params(self):
+        return self.coef.size
+
+    def with_coef(self, coef):
+        """A copy of this rule at other parameters (the estimator is not touched)."""
+        new = object.__new__(type(self))
+        new.__dict__.update(self.__dict__)
+        new.coef = np.asarray(coef, dtype=np.float64)
+        return new
+
+    def to_public(self, T):
+        """Map ``(..., K, p̃)`` arrays to the public layout ``(..., n_params)``.
+
+        The public layout is the estimator's own attributes:
+        ``concatenate([coef_.ravel(), intercept_.ravel()])``, coefficients
+        row-major, intercepts last, and no intercept when ``fit_intercept=False``.
+        """
+        T = np.asarray(T)
+        lead = T.shape[:-2]
+        p = self.n_features
+        parts = [T[..., :p].reshape(*lead, self.n_outputs * p)]
+        if self.fit_intercept:
+            parts.append(T[..., p])
+        return np.concatenate(parts, axis=-1)
+
+    @property
+    def params(self):
+        """θ̂ in the public layout."""
+        return self.to_public(self.coef)
+
+    def write_to(self, estimator):
+        """Store ``Θ̃`` into ``estimator.coef_`` / ``intercept_`` (a copy, never the user's)."""
+        p = self.n_features
+        coef = self.coef[:, :p]
+        estimator.coef_ = coef.reshape(np.shape(estimator.coef_)).copy()
+        if self.fit_intercept:
+            estimator.intercept_ = np.reshape(
+                self.coef[:, p], np.shape(estimator.intercept_)
+            ).copy()
+            if np.ndim(estimator.intercept_) == 0:
+                estimator.intercept_ = float(estimator.intercept_)
+
+    # ------------------------------------------------------------- per sample
+    def design(self, X):
+        return DesignMatrix(X, self.fit_intercept)
+
+    def decision(self, design):
+        """``Z = X̃ Θ̃ᵀ``, shape (n_samples, n_outputs)."""
+        return design.dot(self.coef.T)
+
+    def sample_scale(self, y, sample_weight):
+        """``s_i``: sample weight times class weight. Plain sample weight by default."""
+        return sample_weight
+
+    def encode_targets(self, y):
+        """Targets as a float array ``Y`` of shape (n_samples, n_outputs)."""
+        raise NotImplementedError
+
+    def loss(self, Y, Z):
+        """Per-sample loss, summed over outputs: shape ``Z.shape[:-1]``."""
+        raise NotImplementedError
+
+    def loss_gradient(self, Y, Z):
+        """``r = ∂ℓ/∂z``, same shape as ``Z``."""
+        raise NotImplementedError
+
+    def loss_curvature(self, Y, Z):
+        """Diagonal of ``D = ∂²ℓ/∂z²``, same shape as ``Z``."""
+        raise NotImplementedError
+
+    def loss_change(self, Y, Z, dZ):
+        """``ℓ(y, z + Δz) − ℓ(y, z)``, evaluated exactly (not linearised)."""
+        return self.loss(Y, Z + dZ) - self.loss(Y, Z)
+
+    # -------------------------------------------------------------- objective
+    def objective(self, design, Y, s):
+        """``J(θ̂)`` at the rule's parameters."""
+        Z = self.decision(design)
+        return self.scale * s @ self.loss(Y, Z) + 0.5 * np.sum(
+            self.penalty * self.coef**2
+        )
+
+    def objective_gradient(self, design, Y, s):
+        """``∇J(θ̂)`` as a (K, p̃) array: ``c · X̃ᵀ (s ⊙ r) + λ ⊙ Θ̃``."""
+        R = self.loss_gradient(Y, self.decision(design))
+        return (self.scale * design.tdot(s[:, None] * R)).T + self.penalty * self.coef
+
+    def hessian_blocks(self, design, Y, s):
+        """The diagonal blocks ``H_k`` of ``∇²J(θ̂)``, deduplicated.
+
+        Returns
+        -------
+        blocks : list of ndarray of shape (p̃, p̃)
+            The distinct blocks.
+        block_of_output : ndarray of shape (n_outputs,)
+            ``blocks[block_of_output[k]]`` is ``H_k``. Outputs that share the
+            curvature and the penalty (multi-target Ridge) share one block, so
+            it is assembled and factorised once.
+        """
+        weights = self.scale * s[:, None] * self.loss_curvature(Y, self.decision(design))
+        blocks, keys, block_of_output = [], [], []
+        for k in range(self.n_outputs):
+            key = (weights[:, k], self.penalty[k])
+            for b, (w, lam) in enumerate(keys):
+                if np.array_equal(w, key[0]) and np.array_equal(lam, key[1]):
+                    block_of_output.append(b)
+                    break
+            else:
+                keys.append(key)
+                block_of_output.append(len(blocks))
+                H = design.gram(weights[:, k])
+                H[np.diag_indices_from(H)] += self.penalty[k]
+                blocks.append(H)
+        return blocks, np.asarray(block_of_output)

@@ -1,0 +1,389 @@
+"""InfluenceExplainer: influence of each training point of a fitted linear model."""
+
+import copy
+import numbers
+import warnings
+
+import numpy as np
+from sklearn.exceptions import ConvergenceWarning, NotFittedError
+
+from ._design import row_chunks
+from ._rules import rule_for
+from ._solvers import SOLVERS, CholeskySolver, SingularHessianError
+from ._validation import (
+    check_indices,
+    check_sample_weight,
+    check_targets,
+    transform_features,
+)
+
+#: ``stationarity_`` above this triggers the not-at-optimum warning.
+STATIONARITY_TOL = 1e-3
+
+_METHODS = ("first_order", "newton")
+
+
+class InfluenceExplainer:
+    """Influence of each training point on a fitted linear model's predictions.
+
+    For training point ``i`` and the estimator's objective
+    ``J(θ) = c·Σ_j s_j ℓ(z_j, θ) + R(θ)``, the explainer estimates what
+    retraining without ``i`` (removing its term ``s_i c ℓ(z_i, θ)``) would do,
+    without retraining:
+
+    - ``params_change``: ``θ̂₋ᵢ − θ̂``;
+    - ``influence``: ``ℓ(z_test, θ̂₋ᵢ) − ℓ(z_test, θ̂)``, positive when point
+      ``i`` helps the test point (removing it increases the test loss);
+    - ``self_influence``: ``ℓ(z_i, θ̂₋ᵢ) − ℓ(z_i, θ̂) ≥ 0``, large for outliers
+      and suspicious labels.
+
+    With ``gᵢ = s_i c ∇ℓ(z_i, θ̂)`` and ``H = ∇²J(θ̂) + damping·I``:
+
+    - ``method="first_order"`` (Koh & Liang 2017): ``Δθᵢ = H⁻¹ gᵢ`` and the
+      loss change linearised, ``∇ℓ_testᵀ Δθᵢ``. In the papers' notation this is
+      ``−(1/n)·I_up,loss`` for an objective averaged over ``n`` samples.
+    - ``method="newton"``: one Newton step on the leave-one-out objective,
+      ``Δθᵢ = (H − s_i c ∇²ℓᵢ)⁻¹ gᵢ = H⁻¹ gᵢ / (1 − hᵢ)`` with the leverage
+      ``hᵢ = s_i c ℓ''(z_i) x̃ᵢᵀ H⁻¹ x̃ᵢ``, and the loss evaluated exactly at the
+      shifted prediction. For Ridge and LinearRegression every number is then
+      the exact leave-one-out value.
+
+    Parameters
+    ----------
+    method : {"first_order", "newton"}, default="first_order"
+        How the effect of removing a point is estimated (see above).
+    damping : float, default=0.0
+        Added to the Hessian's diagonal before solving. Needed when the
+        Hessian is singular (LinearRegression with collinear features).
+    solver : {"auto", "cholesky"}, default="auto"
+        How ``H⁻¹`` is applied. ``"auto"`` currently always means
+        ``"cholesky"`` (exact, LAPACK).
+    refine : bool, default=False
+        Polish the fitted parameters with Newton steps on the estimator's own
+        objective before explaining (on a copy: the estimator passed to
+        ``fit`` is never modified). Use it for a model fitted with a loose
+        ``tol``.
+
+    Attributes
+    ----------
+    estimator_ : estimator
+        A deep copy of the explained estimator; with ``refine=True`` its final
+        step holds the refined parameters.
+    params_ : ndarray of shape (n_params,)
+        ``θ̂`` as ``concatenate([coef_.ravel(), intercept_.ravel()])``
+        (no intercept when ``fit_intercept=False``).
+    n_params_ : int
+    n_train_ : int
+        Number of training points explained.
+    n_outputs_ : int
+        Number of model outputs (1 for binary classification, the number of
+        targets for multi-target Ridge).
+    solver_ : str
+        The solver used.
+    stationarity_ : float
+        Distance of ``θ̂`` from the optimum of the objective on the training
+        data, ``sqrt(∇Jᵀ H⁻¹ ∇J)``, relative to the median over training
+        points of ``sqrt(gᵢᵀ H⁻¹ gᵢ)`` (the size of one point's influence on
+        θ, measured the same way). Above ``1e-3`` a warning is issued.
+    n_refine_iter_ : int
+        Newton steps taken by ``refine`` (0 when ``refine=False``).
+
+    See Also
+    --------
+    loo_refit : The same quantities by actually retraining.
+
+    Notes
+    -----
+    For a ``Pipeline`` the steps before the last are held fixed: influence
+    is that of a training row on the last step, fitted on the transformed
+    data. For a fitted ``GridSearchCV`` or ``RandomizedSearchCV`` the
+    ``best_estimator_`` is explained (hyper-parameters held fixed).
+
+    ``X`` passed to ``fit`` is referenced, not copied: do not modify it while
+    the explainer is in use.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_breast_cancer
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> from sklearn.preprocessing import scale
+    >>> from skinfluence import InfluenceExplainer
+    >>> X, y = load_breast_cancer(return_X_y=True)
+    >>> X = scale(X)
+    >>> clf = LogisticRegression(tol=1e-10).fit(X[:400], y[:400])
+    >>> expl = InfluenceExplainer().fit(clf, X[:400], y[:400])
+    >>> expl.influence(X[400:], y[400:]).shape
+    (169, 400)
+    >>> bool((expl.self_influence() >= 0).all())
+    True
+    """
+
+    def __init__(self, method="first_order", damping=0.0, solver="auto", refine=False):
+        self.method = method
+        self.damping = damping
+        self.solver = solver
+        self.refine = refine
+
+    # ------------------------------------------------------------------- fit
+    def _validate_params(self):
+        if self.method not in _METHODS:
+            raise ValueError(
+                f"method must be one of {_METHODS}, got {self.method!r}."
+            )
+        if (
+            not isinstance(self.damping, numbers.Real)
+            or isinstance(self.damping, bool)
+            or not np.isfinite(self.damping)
+            or self.damping < 0
+        ):
+            raise ValueError(
+                f"damping must be a finite non-negative number, got {self.damping!r}."
+            )
+        if self.solver != "auto" and self.solver not in SOLVERS:
+            raise ValueError(
+                f"solver must be 'auto' or one of {tuple(SOLVERS)}, got {self.solver!r}."
+            )
+        if not isinstance(self.refine, (bool, np.bool_)):
+            raise ValueError(f"refine must be a bool, got {self.refine!r}.")
+
+    def fit(self, estimator, X, y, sample_weight=None):
+        """Prepare the explanation of a fitted estimator on its training data.
+
+        Assembles the Hessian of the estimator's objective at its fitted
+        parameters, factorises it, and computes every training point's
+        gradient and leverage. Cost: ``O(n p̃²)`` for the Hessian and the
+        leverages, ``O(p̃³)`` for the factorisation.
+
+        Parameters
+        ----------
+        estimator : estimator
+            A fitted supported estimator, a Pipeline ending in one, or a
+            fitted search object whose ``best_estimator_`` is one. It is not
+            modified.
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            The data the estimator was fitted on.
+        y : array-like of shape (n_samples,) or (n_samples, n_targets)
+            The targets it was fitted on.
+        sample_weight : array-like of shape (n_samples,), default=None
+            The sample weights it was fitted with.
+
+        Returns
+        -------
+        self : InfluenceExplainer
+        """
+        self._validate_params()
+        estimator = copy.deepcopy(estimator)
+        steps, final, rule = rule_for(estimator)
+        X = transform_features(steps, final, X)
+        n = X.shape[0]
+        y = check_targets(y, n)
+        sw = check_sample_weight(sample_weight, n)
+        Y = rule.encode_targets(y)
+        s = rule.sample_scale(y, sw)
+        design = rule.design(X)
+
+        self.n_refine_iter_ = 0
+        if self.refine:
+            rule, self.n_refine_iter_ = _newton_refine(rule, design, Y, s)
+
+        blocks, block_of_output = rule.hessian_blocks(design, Y, s)
+        self.solver_ = "cholesky" if self.solver == "auto" else self.solver
+        solvers = []
+        for H in blocks:
+            H[np.diag_indices_from(H)] += self.damping
+            solvers.append(SOLVERS[self.solver_](H))
+
+        Z = rule.decision(design)
+        grad = rule.scale * s[:, None] * rule.loss_gradient(Y, Z)  # gᵢ = (r ⊗ x̃) scale
+        curv = rule.scale * s[:, None] * rule.loss_curvature(Y, Z)
+        quad = np.empty_like(grad)  # x̃ᵢᵀ H_k⁻¹ x̃ᵢ
+        for rows in row_chunks(n, 8 * 2 * design.n_columns):
+            Xr = design.dense_rows(rows).T
+            for b, solver in enumerate(solvers):
+                w = solver.whiten(Xr)
+                quad[rows, block_of_output == b] = np.einsum("ij,ij->j", w, w)[:, None]
+
+        if self.refine:
+            rule.write_to(final)
+        self.estimator_ = estimator
+        self._steps, self._final = steps, final
+        self._rule, self._design, self._Y, self._Z = rule, design, Y, Z
+        self._solvers, self._block_of_output = solvers, block_of_output
+        self._grad, self._quad = grad, quad
+        self._leverage = curv * quad
+        self.params_ = rule.params
+        self.n_params_ = rule.n_params
+        self.n_train_ = n
+        self.n_outputs_ = rule.n_outputs
+        self.stationarity_ = self._stationarity(design, Y, s)
+        if self.stationarity_ > STATIONARITY_TOL:
+            warnings.warn(
+                "The estimator is not at the optimum of its objective on (X, y): "
+                f"its distance to the optimum is {self.stationarity_:.2e} times the "
+                "typical influence of one training point on the parameters "
+                f"(tolerated: {STATIONARITY_TOL:.0e}), so influence estimates are "
+                "off by about that much. Refit with a smaller tol (e.g. tol=1e-8) "
+                "and a larger max_iter, pass refine=True to polish the parameters "
+                "(the estimator is not modified), or check that X, y and "
+                "sample_weight are the data it was fitted on.",
+                ConvergenceWarning,
+                stacklevel=2,
+            )
+        return self
+
+    def _stationarity(self, design, Y, s):
+        G = self._rule.objective_gradient(design, Y, s)
+        decrement2 = sum(
+            G[k] @ self._solver(k).solve(G[k]) for k in range(self._rule.n_outputs)
+        )
+        per_sample = np.sqrt(np.sum(self._grad**2 * self._quad, axis=1))
+        per_sample = per_sample[per_sample > 0]
+        if per_sample.size == 0:
+            return 0.0 if decrement2 == 0 else np.inf
+        return float(np.sqrt(max(decrement2, 0.0)) / np.median(per_sample))
+
+    def _solver(self, k):
+        return self._solvers[self._block_of_output[k]]
+
+    # -------------------------------------------------------------- helpers
+    def _check_fitted(self):
+        if not hasattr(self, "params_"):
+            raise NotFittedError(
+                "This InfluenceExplainer is not fitted yet. Call 'fit' with a "
+                "fitted estimator and its training data first."
+            )
+
+    def _train_weights(self, index=slice(None)):
+        """``c s_i r_i`` (first order) or ``c s_i r_i / (1 − h_i)`` (newton)."""
+        grad = self._grad[index]
+        if self.method == "first_order":
+            return grad
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.where(grad == 0, 0.0, grad / (1.0 - self._leverage[index]))
+
+    def _test_data(self, X_test, y_test):
+        rule = self._rule
+        X_test = transform_features(self._steps, self._final, X_test, name="X_test")
+        y_test = check_targets(y_test, X_test.shape[0], name="y_test")
+        design = rule.design(X_test)
+        return design, rule.encode_targets(y_test)
+
+    # ------------------------------------------------------------ public API
+    def influence(self, X_test, y_test):
+        """Change of each test loss when each training point is removed.
+
+        Parameters
+        ----------
+        X_test : {array-like, sparse matrix} of shape (n_test, n_features)
+        y_test : array-like of shape (n_test,) or (n_test, n_targets)
+
+        Returns
+        -------
+        influence : ndarray of shape (n_test, n_train)
+            ``influence[j, i] ≈ ℓ(z_test_j, θ̂₋ᵢ) − ℓ(z_test_j, θ̂)``, the loss
+            being the estimator's unweighted, unregularised per-sample loss
+            (log-loss, squared error). Positive: training point ``i`` helps
+            test point ``j``. Computed in chunks of test points whose
+            temporaries fit ``sklearn.get_config()["working_memory"]``.
+        """
+        self._check_fitted()
+        design_t, Yt = self._test_data(X_test, y_test)
+        rule, n, K = self._rule, self.n_train_, self._rule.n_outputs
+        Zt = rule.decision(design_t)
+        Rt = rule.loss_gradient(Yt, Zt)
+        W = self._train_weights()
+        out = np.empty((design_t.n_samples, n))
+        for rows in row_chunks(design_t.n_samples, 8 * 3 * n * K):
+            Xt = design_t.dense_rows(rows).T  # (p̃, m)
+            dZ = np.empty((Xt.shape[1], n, K))
+            for k in range(K):
+                A = self._design.dot(self._solver(k).solve(Xt))  # x̃ᵢᵀ H⁻¹ x̃_test
+                dZ[:, :, k] = (A * W[:, k, None]).T
+            if self.method == "first_order":
+                out[rows] = np.einsum("mk,mnk->mn", Rt[rows], dZ)
+            else:
+                out[rows] = rule.loss_change(Yt[rows, None, :], Zt[rows, None, :], dZ)
+        return out
+
+    def self_influence(self):
+        """Change of each training point's own loss when it is removed.
+
+        Costs nothing beyond ``fit``: with ``qᵢ = x̃ᵢᵀ H⁻¹ x̃ᵢ`` (one triangular
+        solve per training point, done in ``fit``), the prediction on point
+        ``i`` moves by ``Δzᵢ = wᵢ qᵢ`` where ``wᵢ`` is ``c s_i r_i`` (first
+        order) or ``c s_i r_i / (1 − hᵢ)`` (newton).
+
+        Returns
+        -------
+        self_influence : ndarray of shape (n_train,)
+            ``ℓ(z_i, θ̂₋ᵢ) − ℓ(z_i, θ̂) ≥ 0`` (first order: ``c s_i r_i² qᵢ``).
+            Large values flag outliers and suspicious labels.
+        """
+        self._check_fitted()
+        rule = self._rule
+        dZ = self._train_weights() * self._quad
+        if self.method == "first_order":
+            return np.sum(rule.loss_gradient(self._Y, self._Z) * dZ, axis=1)
+        return rule.loss_change(self._Y, self._Z, dZ)
+
+    def params_change(self, indices=None):
+        """Change of the parameters when each training point is removed.
+
+        Parameters
+        ----------
+        indices : array-like of int or bool mask, default=None
+            Training points to report; all when None.
+
+        Returns
+        -------
+        params_change : ndarray of shape (n_indices, n_params)
+            ``θ̂₋ᵢ − θ̂`` in the layout of ``params_``. This is the opposite
+            sign of statsmodels' ``dfbeta``.
+        """
+        self._check_fitted()
+        idx = check_indices(indices, self.n_train_)
+        rule = self._rule
+        K, d = rule.n_outputs, self._design.n_columns
+        W = self._train_weights(idx)
+        out = np.empty((idx.size, K, d))
+        for rows in row_chunks(idx.size, 8 * 3 * d * K):
+            Xr = self._design.dense_rows(idx[rows]).T
+            for k in range(K):
+                out[rows, k, :] = self._solver(k).solve(Xr * W[rows, k]).T
+        return rule.to_public(out)
+
+
+def _newton_refine(rule, design, Y, s, max_iter=50):
+    """Newton's method with backtracking on the estimator's own objective.
+
+    Returns the rule at the refined parameters and the number of steps taken.
+    Stops when the Newton decrement ``∇Jᵀ H⁻¹ ∇J`` no longer exceeds
+    ``1e-14·max(1, |J|)`` (the last step then changes ``J`` by less than
+    rounding).
+    """
+    J = rule.objective(design, Y, s)
+    for it in range(max_iter):
+        G = rule.objective_gradient(design, Y, s)
+        blocks, block_of_output = rule.hessian_blocks(design, Y, s)
+        step = np.empty_like(G)
+        for b, H in enumerate(blocks):
+            try:
+                inv = CholeskySolver(H).solve
+            except SingularHessianError:
+                inv = lambda B, H=H: np.linalg.lstsq(H, B, rcond=None)[0]  # noqa: E731
+            ks = np.flatnonzero(block_of_output == b)
+            step[ks] = inv(G[ks].T).T
+        decrement2 = float(np.sum(G * step))
+        if decrement2 <= 1e-14 * max(1.0, abs(J)):
+            return rule, it
+        t = 1.0
+        for _ in range(60):
+            candidate = rule.with_coef(rule.coef - t * step)
+            J_new = candidate.objective(design, Y, s)
+            if J_new <= J - 1e-4 * t * decrement2:
+                break
+            t *= 0.5
+        else:
+            return rule, it
+        rule, J = candidate, J_new
+    return rule, max_iter
