@@ -1,0 +1,164 @@
+"""Each rule's objective is the one scikit-learn minimises, and its calculus is right.
+
+The decisive test for a rule is stationarity: at the parameters scikit-learn
+fitted (tight tol), the gradient of the rule's objective must vanish. A wrong C
+vs n scaling, a forgotten class weight, an unpenalised liblinear intercept or a
+halved Ridge penalty all show up here as a large gradient.
+"""
+
+import numpy as np
+import pytest
+from sklearn.linear_model import LinearRegression, LogisticRegression, Ridge
+
+from skinfluence._rules import rule_for
+
+LOGISTIC_SOLVERS = ["lbfgs", "liblinear", "newton-cg", "newton-cholesky", "sag", "saga"]
+
+
+def relative_stationarity(rule, X, y, sw):
+    """‖∇J(θ̂)‖ relative to the sum of the per-sample gradient norms."""
+    design = rule.design(X)
+    Y = rule.encode_targets(y)
+    s = rule.sample_scale(y, sw)
+    G = rule.objective_gradient(design, Y, s)
+    R = rule.scale * s[:, None] * rule.loss_gradient(Y, rule.decision(design))
+    per_sample = np.abs(R).sum(axis=1) * np.linalg.norm(design.dense_rows(), axis=1)
+    return np.linalg.norm(G) / per_sample.sum()
+
+
+def sample_weights(kind, n, seed=0):
+    return None if kind is None else np.random.default_rng(seed).uniform(0.2, 3.0, n)
+
+
+@pytest.mark.parametrize("solver", LOGISTIC_SOLVERS)
+@pytest.mark.parametrize("fit_intercept", [True, False])
+@pytest.mark.parametrize(
+    "class_weight, weighted",
+    [(None, False), ("balanced", True), ({0: 3.0, 1: 0.5}, False)],
+)
+def test_logistic_objective_is_sklearns(cancer, solver, fit_intercept, class_weight, weighted):
+    X, y, _, _ = cancer
+    sw = sample_weights(weighted or None, len(y))
+    clf = LogisticRegression(
+        C=0.3,
+        solver=solver,
+        fit_intercept=fit_intercept,
+        class_weight=class_weight,
+        intercept_scaling=2.5,
+        tol=1e-12,
+        max_iter=100_000,
+    ).fit(X, y, sample_weight=sw)
+    _, _, rule = rule_for(clf)
+    sw = np.ones(len(y)) if sw is None else sw
+    assert relative_stationarity(rule, X, y, sw) < 1e-6
+
+
+def test_liblinear_intercept_penalty_matters(cancer):
+    """Dropping liblinear's intercept penalty breaks stationarity: the test has teeth."""
+    X, y, _, _ = cancer
+    clf = LogisticRegression(
+        C=0.01, solver="liblinear", intercept_scaling=0.5, tol=1e-12, max_iter=100_000
+    ).fit(X, y)
+    _, _, rule = rule_for(clf)
+    sw = np.ones(len(y))
+    assert relative_stationarity(rule, X, y, sw) < 1e-6
+    rule.penalty[:, -1] = 0.0
+    assert relative_stationarity(rule, X, y, sw) > 1e-3
+
+
+@pytest.mark.parametrize("solver", ["lbfgs", "newton-cholesky", "newton-cg"])
+def test_unpenalised_logistic(cancer, solver):
+    X, y, _, _ = cancer
+    clf = LogisticRegression(C=np.inf, solver=solver, tol=1e-12, max_iter=100_000)
+    clf.fit(X[:, :4], y)
+    _, _, rule = rule_for(clf)
+    assert np.all(rule.penalty == 0) and rule.scale == 1.0
+    assert relative_stationarity(rule, X[:, :4], y, np.ones(len(y))) < 1e-6
+
+
+@pytest.mark.parametrize(
+    "solver", ["auto", "svd", "cholesky", "lsqr", "sparse_cg", "sag", "saga"]
+)
+@pytest.mark.parametrize("fit_intercept", [True, False])
+@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize("multi", [False, True])
+def test_ridge_objective_is_sklearns(regression, solver, fit_intercept, weighted, multi):
+    X, y, Y, sw, _, _ = regression
+    target = Y if multi else y
+    sw = sw if weighted else None
+    est = Ridge(alpha=2.5, solver=solver, fit_intercept=fit_intercept, tol=1e-14, max_iter=100_000)
+    est.fit(X, target, sample_weight=sw)
+    _, _, rule = rule_for(est)
+    assert rule.n_outputs == (3 if multi else 1)
+    sw = np.ones(len(y)) if sw is None else sw
+    assert relative_stationarity(rule, X, target, sw) < 1e-7
+
+
+def test_ridge_per_target_alpha(regression):
+    X, _, Y, sw, _, _ = regression
+    est = Ridge(alpha=[0.1, 1.0, 10.0]).fit(X, Y, sample_weight=sw)
+    _, _, rule = rule_for(est)
+    assert relative_stationarity(rule, X, Y, sw) < 1e-10
+    # a penalty that ignores the per-target alpha is detectably wrong
+    rule.penalty[:] = rule.penalty[1]
+    assert relative_stationarity(rule, X, Y, sw) > 1e-3
+
+
+@pytest.mark.parametrize("fit_intercept", [True, False])
+def test_linear_regression_objective(regression, fit_intercept):
+    X, y, _, sw, _, _ = regression
+    est = LinearRegression(fit_intercept=fit_intercept).fit(X, y, sample_weight=sw)
+    _, _, rule = rule_for(est)
+    assert relative_stationarity(rule, X, y, sw) < 1e-10
+
+
+# ---------------------------------------------------------------- finite differences
+def _fitted_rules(cancer, regression):
+    X, y, _, _ = cancer
+    Xr, yr, Yr, sw, _, _ = regression
+    yield rule_for(LogisticRegression(C=0.5).fit(X, y))[2], X, y
+    yield rule_for(LogisticRegression(solver="liblinear", intercept_scaling=3.0).fit(X, y))[2], X, y
+    yield rule_for(Ridge(alpha=[0.5, 1.0, 2.0]).fit(Xr, Yr))[2], Xr, Yr
+    yield rule_for(LinearRegression().fit(Xr, yr))[2], Xr, yr
+
+
+def test_loss_derivatives_match_finite_differences(cancer, regression):
+    for rule, X, y in _fitted_rules(cancer, regression):
+        Y = rule.encode_targets(y)
+        Z = rule.decision(rule.design(X)) + 0.3
+        eps = 1e-6
+        for k in range(rule.n_outputs):
+            E = np.zeros_like(Z)
+            E[:, k] = eps
+            num_grad = (rule.loss(Y, Z + E) - rule.loss(Y, Z - E)) / (2 * eps)
+            np.testing.assert_allclose(rule.loss_gradient(Y, Z)[:, k], num_grad, rtol=1e-6, atol=1e-8)
+            num_curv = (rule.loss_gradient(Y, Z + E) - rule.loss_gradient(Y, Z - E))[:, k] / (2 * eps)
+            np.testing.assert_allclose(rule.loss_curvature(Y, Z)[:, k], num_curv, rtol=1e-6, atol=1e-8)
+        dZ = 0.7 * np.ones_like(Z)
+        np.testing.assert_allclose(
+            rule.loss_change(Y, Z, dZ), rule.loss(Y, Z + dZ) - rule.loss(Y, Z), rtol=1e-10, atol=1e-12
+        )
+
+
+def test_objective_gradient_and_hessian_match_finite_differences(cancer, regression):
+    rng = np.random.default_rng(1)
+    for rule, X, y in _fitted_rules(cancer, regression):
+        design = rule.design(X)
+        Y = rule.encode_targets(y)
+        s = rng.uniform(0.5, 2.0, X.shape[0])
+        rule = rule.with_coef(rule.coef + 0.1 * rng.normal(size=rule.coef.shape))
+        G = rule.objective_gradient(design, Y, s)
+        blocks, block_of_output = rule.hessian_blocks(design, Y, s)
+        eps = 1e-6
+        for k in range(rule.n_outputs):
+            for j in range(rule.coef.shape[1]):
+                E = np.zeros_like(rule.coef)
+                E[k, j] = eps
+                up, down = rule.with_coef(rule.coef + E), rule.with_coef(rule.coef - E)
+                num = (up.objective(design, Y, s) - down.objective(design, Y, s)) / (2 * eps)
+                assert num == pytest.approx(G[k, j], rel=1e-5, abs=1e-6)
+                col = (up.objective_gradient(design, Y, s) - down.objective_gradient(design, Y, s)) / (2 * eps)
+                H = blocks[block_of_output[k]]
+                np.testing.assert_allclose(H[:, j], col[k], rtol=1e-5, atol=1e-5)
+                # outputs are decoupled: no cross-output curvature
+                np.testing.assert_allclose(np.delete(col, k, axis=0), 0.0, atol=1e-6)
