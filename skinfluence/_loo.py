@@ -53,7 +53,7 @@ def _tight_clone(final, y, sample_weight):
         weights = compute_class_weight(
             params["class_weight"], classes=classes, y=y, sample_weight=sample_weight
         )
-        update["class_weight"] = dict(zip(classes.tolist(), weights))
+        update["class_weight"] = dict(zip(classes.tolist(), weights, strict=True))
     return est.set_params(**update)
 
 

@@ -110,7 +110,7 @@ class InfluenceExplainer:
     >>> from skinfluence import InfluenceExplainer
     >>> X, y = load_breast_cancer(return_X_y=True)
     >>> X = scale(X)
-    >>> clf = LogisticRegression(tol=1e-10).fit(X[:400], y[:400])
+    >>> clf = LogisticRegression(solver="newton-cholesky", tol=1e-10).fit(X[:400], y[:400])
     >>> expl = InfluenceExplainer().fit(clf, X[:400], y[:400])
     >>> expl.influence(X[400:], y[400:]).shape
     (169, 400)
@@ -222,10 +222,11 @@ class InfluenceExplainer:
                 f"its distance to the optimum is {self.stationarity_:.2e} times the "
                 "typical influence of one training point on the parameters "
                 f"(tolerated: {STATIONARITY_TOL:.0e}), so influence estimates are "
-                "off by about that much. Refit with a smaller tol (e.g. tol=1e-8) "
-                "and a larger max_iter, pass refine=True to polish the parameters "
-                "(the estimator is not modified), or check that X, y and "
-                "sample_weight are the data it was fitted on.",
+                "off by about that much. Pass refine=True to polish the parameters "
+                "with Newton steps (the estimator is not modified), or refit with "
+                "a smaller tol (e.g. tol=1e-10; for LogisticRegression prefer "
+                "solver='newton-cholesky', as lbfgs stalls before that), or check "
+                "that X, y and sample_weight are the data it was fitted on.",
                 ConvergenceWarning,
                 stacklevel=2,
             )

@@ -1,7 +1,13 @@
 """Exact inverse-Hessian application by a LAPACK Cholesky factorisation."""
 
 import numpy as np
-from scipy.linalg import LinAlgError, cho_factor, cho_solve, get_lapack_funcs, solve_triangular
+from scipy.linalg import (
+    LinAlgError,
+    cho_factor,
+    cho_solve,
+    get_lapack_funcs,
+    solve_triangular,
+)
 
 
 class SingularHessianError(LinAlgError):
