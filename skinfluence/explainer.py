@@ -294,15 +294,20 @@ class InfluenceExplainer:
         Rt = rule.loss_gradient(Yt, Zt)
         W = self._train_weights()
         out = np.empty((design_t.n_samples, n))
-        for rows in row_chunks(design_t.n_samples, 8 * 3 * n * K):
-            Xt = design_t.dense_rows(rows).T  # (p̃, m)
-            dZ = np.empty((Xt.shape[1], n, K))
-            for k in range(K):
-                A = self._design.dot(self._solver(k).solve(Xt))  # x̃ᵢᵀ H⁻¹ x̃_test
-                dZ[:, :, k] = (A * W[:, k, None]).T
-            if self.method == "first_order":
-                out[rows] = np.einsum("mk,mnk->mn", Rt[rows], dZ)
+        first_order = self.method == "first_order"
+        for rows in row_chunks(design_t.n_samples, 8 * (1 if first_order else 3) * n * K):
+            Xt = design_t.dense_rows(rows)  # (m, p̃)
+            if first_order:
+                # Σ_k (r_test,k x̃_test)ᵀ H_k⁻¹ x̃ᵢ w_ik: fold r_test into the right-hand side
+                out[rows] = 0.0
+                for k in range(K):
+                    S = self._solver(k).solve((Xt * Rt[rows, k, None]).T)
+                    out[rows] += self._design.rdot(S.T) * W[:, k]
             else:
+                dZ = np.empty((Xt.shape[0], n, K))
+                for k in range(K):
+                    S = self._solver(k).solve(Xt.T)
+                    dZ[:, :, k] = self._design.rdot(S.T) * W[:, k]
                 out[rows] = rule.loss_change(Yt[rows, None, :], Zt[rows, None, :], dZ)
         return out
 
