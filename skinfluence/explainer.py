@@ -299,10 +299,14 @@ class InfluenceExplainer:
             Xt = design_t.dense_rows(rows)  # (m, p̃)
             if first_order:
                 # Σ_k (r_test,k x̃_test)ᵀ H_k⁻¹ x̃ᵢ w_ik: fold r_test into the right-hand side
-                out[rows] = 0.0
                 for k in range(K):
                     S = self._solver(k).solve((Xt * Rt[rows, k, None]).T)
-                    out[rows] += self._design.rdot(S.T) * W[:, k]
+                    A = self._design.rdot(S.T)
+                    np.multiply(A, W[:, k], out=A)
+                    if k == 0:
+                        out[rows] = A
+                    else:
+                        out[rows] += A
             else:
                 dZ = np.empty((Xt.shape[0], n, K))
                 for k in range(K):
