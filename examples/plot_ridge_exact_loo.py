@@ -38,7 +38,7 @@ for method in ("first_order", "newton"):
 try:
     import matplotlib.pyplot as plt
 except ImportError:  # pragma: no cover
-    raise SystemExit("matplotlib is not installed: pip install 'skinfluence[plot]'")
+    raise SystemExit("matplotlib is not installed: pip install 'skinfluence[plot]'") from None
 
 expl = InfluenceExplainer(method="first_order").fit(ridge, X, y)
 exact = InfluenceExplainer(method="newton").fit(ridge, X, y)

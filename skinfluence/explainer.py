@@ -9,7 +9,7 @@ from sklearn.exceptions import ConvergenceWarning, NotFittedError
 
 from ._design import row_chunks
 from ._rules import rule_for
-from ._solvers import SOLVERS, CholeskySolver, SingularHessianError
+from ._solvers import SOLVERS, SingularHessianError
 from ._validation import (
     check_indices,
     check_sample_weight,
@@ -186,36 +186,28 @@ class InfluenceExplainer:
         if self.refine:
             rule, self.n_refine_iter_ = _newton_refine(rule, design, Y, s)
 
-        blocks, block_of_output = rule.hessian_blocks(design, Y, s)
         self.solver_ = "cholesky" if self.solver == "auto" else self.solver
-        solvers = []
-        for H in blocks:
-            H[np.diag_indices_from(H)] += self.damping
-            solvers.append(SOLVERS[self.solver_](H))
+        inverse = rule.hessian(design, Y, s).factorize(self.damping, SOLVERS[self.solver_])
 
         Z = rule.decision(design)
-        grad = rule.scale * s[:, None] * rule.loss_gradient(Y, Z)  # gᵢ = (r ⊗ x̃) scale
-        curv = rule.scale * s[:, None] * rule.loss_curvature(Y, Z)
-        quad = np.empty_like(grad)  # x̃ᵢᵀ H_k⁻¹ x̃ᵢ
-        for rows in row_chunks(n, 8 * 2 * design.n_columns):
-            Xr = design.dense_rows(rows).T
-            for b, solver in enumerate(solvers):
-                w = solver.whiten(Xr)
-                quad[rows, block_of_output == b] = np.einsum("ij,ij->j", w, w)[:, None]
+        weight = rule.scale * s  # c·sᵢ
+        grad = weight[:, None] * rule.loss_gradient(Y, Z)  # gᵢ = (c sᵢ rᵢ) ⊗ x̃ᵢ
+        M = inverse.leverage_blocks(design)  # M_i[k, l] = x̃ᵢᵀ (H⁻¹)_kl x̃ᵢ
 
         if self.refine:
             rule.write_to(final)
         self.estimator_ = estimator
         self._steps, self._final = steps, final
         self._rule, self._design, self._Y, self._Z = rule, design, Y, Z
-        self._solvers, self._block_of_output = solvers, block_of_output
-        self._grad, self._quad = grad, quad
-        self._leverage = curv * quad
+        self._inverse, self._grad, self._M = inverse, grad, M
+        self._newton_weights = _newton_weights(
+            grad, M, weight[:, None, None] * rule.curvature_matrix(Y, Z), inverse.coupled
+        )
         self.params_ = rule.params
         self.n_params_ = rule.n_params
         self.n_train_ = n
         self.n_outputs_ = rule.n_outputs
-        self.stationarity_ = self._stationarity(design, Y, s)
+        self.stationarity_ = np.nan if rule.smooth_surrogate else self._stationarity(design, Y, s)
         if self.stationarity_ > STATIONARITY_TOL:
             warnings.warn(
                 "The estimator is not at the optimum of its objective on (X, y): "
@@ -234,17 +226,12 @@ class InfluenceExplainer:
 
     def _stationarity(self, design, Y, s):
         G = self._rule.objective_gradient(design, Y, s)
-        decrement2 = sum(
-            G[k] @ self._solver(k).solve(G[k]) for k in range(self._rule.n_outputs)
-        )
-        per_sample = np.sqrt(np.sum(self._grad**2 * self._quad, axis=1))
+        decrement2 = float(np.sum(G * self._inverse.solve(G[:, :, None])[:, :, 0]))
+        per_sample = np.sqrt(np.einsum("ik,ikl,il->i", self._grad, self._M, self._grad))
         per_sample = per_sample[per_sample > 0]
         if per_sample.size == 0:
             return 0.0 if decrement2 == 0 else np.inf
         return float(np.sqrt(max(decrement2, 0.0)) / np.median(per_sample))
-
-    def _solver(self, k):
-        return self._solvers[self._block_of_output[k]]
 
     # -------------------------------------------------------------- helpers
     def _check_fitted(self):
@@ -255,12 +242,10 @@ class InfluenceExplainer:
             )
 
     def _train_weights(self, index=slice(None)):
-        """``c s_i r_i`` (first order) or ``c s_i r_i / (1 − h_i)`` (newton)."""
-        grad = self._grad[index]
+        """``ŵᵢ`` with ``Δθᵢ = H⁻¹ (ŵᵢ ⊗ x̃ᵢ)``: ``c sᵢ rᵢ`` or its Newton correction."""
         if self.method == "first_order":
-            return grad
-        with np.errstate(divide="ignore", invalid="ignore"):
-            return np.where(grad == 0, 0.0, grad / (1.0 - self._leverage[index]))
+            return self._grad[index]
+        return self._newton_weights[index]
 
     def _test_data(self, X_test, y_test):
         rule = self._rule
@@ -293,26 +278,41 @@ class InfluenceExplainer:
         Zt = rule.decision(design_t)
         Rt = rule.loss_gradient(Yt, Zt)
         W = self._train_weights()
+        inverse, design, d = self._inverse, self._design, self._design.n_columns
         out = np.empty((design_t.n_samples, n))
         first_order = self.method == "first_order"
         for rows in row_chunks(design_t.n_samples, 8 * (1 if first_order else 3) * n * K):
             Xt = design_t.dense_rows(rows)  # (m, p̃)
+            m = Xt.shape[0]
             if first_order:
-                # Σ_k (r_test,k x̃_test)ᵀ H_k⁻¹ x̃ᵢ w_ik: fold r_test into the right-hand side
+                # Δℓ = Σ_l ŵ_il · (r_test ⊗ x̃_test)ᵀ H⁻¹ (e_l ⊗ x̃ᵢ): r_test folded into the RHS
+                S = inverse.solve(np.stack([(Xt * Rt[rows, k, None]).T for k in range(K)]))
                 for k in range(K):
-                    S = self._solver(k).solve((Xt * Rt[rows, k, None]).T)
-                    A = self._design.rdot(S.T)
+                    A = design.rdot(S[k].T)
                     np.multiply(A, W[:, k], out=A)
                     if k == 0:
                         out[rows] = A
                     else:
                         out[rows] += A
-            else:
-                dZ = np.empty((Xt.shape[0], n, K))
+                continue
+            # Δz_test,k = Σ_l ŵ_il · x̃_testᵀ (H⁻¹)_kl x̃ᵢ, loss evaluated exactly at z + Δz
+            dZ = np.zeros((K, m, n))
+            if not inverse.coupled:
+                S = inverse.solve(np.repeat(Xt.T[None], K, axis=0))
                 for k in range(K):
-                    S = self._solver(k).solve(Xt.T)
-                    dZ[:, :, k] = self._design.rdot(S.T) * W[:, k]
-                out[rows] = rule.loss_change(Yt[rows, None, :], Zt[rows, None, :], dZ)
+                    dZ[k] = design.rdot(S[k].T) * W[:, k]
+            else:
+                E = np.zeros((K, d, K * m))
+                for k in range(K):
+                    E[k, :, k * m : (k + 1) * m] = Xt.T
+                S = inverse.solve(E)  # S[l][:, k-th m-block] = (H⁻¹)_lk x̃_test
+                for l in range(K):
+                    A = design.rdot(S[l].T).reshape(K, m, n)
+                    A *= W[:, l]
+                    dZ += A
+            out[rows] = rule.loss_change(
+                Yt[rows, None, :], Zt[rows, None, :], dZ.transpose(1, 2, 0)
+            )
         return out
 
     def self_influence(self):
@@ -331,7 +331,7 @@ class InfluenceExplainer:
         """
         self._check_fitted()
         rule = self._rule
-        dZ = self._train_weights() * self._quad
+        dZ = np.einsum("ikl,il->ik", self._M, self._train_weights())
         if self.method == "first_order":
             return np.sum(rule.loss_gradient(self._Y, self._Z) * dZ, axis=1)
         return rule.loss_change(self._Y, self._Z, dZ)
@@ -357,10 +357,28 @@ class InfluenceExplainer:
         W = self._train_weights(idx)
         out = np.empty((idx.size, K, d))
         for rows in row_chunks(idx.size, 8 * 3 * d * K):
-            Xr = self._design.dense_rows(idx[rows]).T
-            for k in range(K):
-                out[rows, k, :] = self._solver(k).solve(Xr * W[rows, k]).T
+            Xr = self._design.dense_rows(idx[rows])
+            E = np.stack([(Xr * W[rows, k, None]).T for k in range(K)])
+            out[rows] = self._inverse.solve(E).transpose(2, 0, 1)
         return rule.to_public(out)
+
+
+def _newton_weights(grad, M, C, coupled):
+    """``ŵᵢ = (I − Cᵢ Mᵢ)⁻¹ gᵢ``, so that ``(H − Uᵢ Cᵢ Uᵢᵀ)⁻¹ (Uᵢ gᵢ) = H⁻¹ Uᵢ ŵᵢ``.
+
+    Woodbury with ``Uᵢ = I_K ⊗ x̃ᵢ``, ``Cᵢ = c sᵢ ∂²ℓᵢ/∂z²`` and
+    ``Mᵢ = Uᵢᵀ H⁻¹ Uᵢ``. For decoupled outputs this is ``gᵢ / (1 − hᵢ)`` per
+    output with the leverage ``hᵢ = Cᵢ Mᵢ``. A leverage of 1 (a row that alone
+    determines a parameter) gives an infinite result: leaving it out makes
+    the model undefined.
+    """
+    if not coupled:
+        h = np.einsum("ikk->ik", C) * np.einsum("ikk->ik", M)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.where(grad == 0, 0.0, grad / (1.0 - h))
+    K = grad.shape[1]
+    A = np.eye(K) - C @ M
+    return np.linalg.solve(A, grad[:, :, None])[:, :, 0]
 
 
 def _newton_refine(rule, design, Y, s, max_iter=50):
@@ -376,17 +394,14 @@ def _newton_refine(rule, design, Y, s, max_iter=50):
     previous = np.inf
     for it in range(max_iter):
         G = rule.objective_gradient(design, Y, s)
-        blocks, block_of_output = rule.hessian_blocks(design, Y, s)
-        step = np.empty_like(G)
-        for b, H in enumerate(blocks):
-            try:
-                inv = CholeskySolver(H).solve
-            except SingularHessianError:
-                inv = lambda B, H=H: np.linalg.lstsq(H, B, rcond=None)[0]  # noqa: E731
-            ks = np.flatnonzero(block_of_output == b)
-            step[ks] = inv(G[ks].T).T
+        hessian = rule.hessian(design, Y, s)
+        try:
+            inverse = hessian.factorize()
+        except SingularHessianError:  # e.g. LinearRegression with p > n
+            inverse = hessian.factorize(damping=1e-10 * max(1.0, abs(J)))
+        step = inverse.solve(G[:, :, None])[:, :, 0]
         decrement2 = float(np.sum(G * step))
-        if decrement2 == 0.0 or decrement2 >= previous:
+        if decrement2 <= 0.0 or decrement2 >= previous:
             return rule, it
         previous = decrement2
         if decrement2 < 1e-8 * max(1.0, abs(J)):

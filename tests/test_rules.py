@@ -148,7 +148,8 @@ def test_objective_gradient_and_hessian_match_finite_differences(cancer, regress
         s = rng.uniform(0.5, 2.0, X.shape[0])
         rule = rule.with_coef(rule.coef + 0.1 * rng.normal(size=rule.coef.shape))
         G = rule.objective_gradient(design, Y, s)
-        blocks, block_of_output = rule.hessian_blocks(design, Y, s)
+        hessian = rule.hessian(design, Y, s)
+        blocks, block_of_output = hessian.blocks, hessian.block_of_output
         eps = 1e-6
         for k in range(rule.n_outputs):
             for j in range(rule.coef.shape[1]):

@@ -26,13 +26,19 @@ diagonal with one ``(p̃, p̃)`` block per output:
 import numpy as np
 
 from .._design import DesignMatrix
+from .._solvers import BlockDiagonalHessian
 
 
 class LinearRule:
     """Base class: a fitted linear model seen as ``Θ̃`` plus a loss in ``z``.
 
-    Subclasses set ``estimator_names`` and implement ``encode_targets``,
-    ``loss``, ``loss_gradient`` and ``loss_curvature``.
+    Subclasses implement ``encode_targets``, ``loss``, ``loss_gradient`` and
+    ``loss_curvature``. A rule whose outputs interact through the loss
+    (softmax) sets ``coupled = True``, returns full ``(…, K, K)`` curvature
+    matrices and overrides ``hessian``. A rule whose loss is not twice
+    differentiable and uses a smooth stand-in for its derivatives (hinge)
+    sets ``smooth_surrogate = True``: its fitted parameters are not a
+    stationary point of the surrogate, so there is no stationarity check.
 
     Parameters
     ----------
@@ -44,6 +50,9 @@ class LinearRule:
         ``c``: the factor in front of the sum of sample losses.
     fit_intercept : bool
     """
+
+    coupled = False
+    smooth_surrogate = False
 
     def __init__(self, coef, penalty, scale, fit_intercept):
         self.coef = np.asarray(coef, dtype=np.float64)
@@ -148,30 +157,32 @@ class LinearRule:
         R = self.loss_gradient(Y, self.decision(design))
         return (self.scale * design.tdot(s[:, None] * R)).T + self.penalty * self.coef
 
-    def hessian_blocks(self, design, Y, s):
-        """The diagonal blocks ``H_k`` of ``∇²J(θ̂)``, deduplicated.
+    def curvature_matrix(self, Y, Z):
+        """``D = ∂²ℓ/∂z²`` as (..., K, K) matrices, whatever the rule's structure."""
+        D = self.loss_curvature(Y, Z)
+        if self.coupled:
+            return D
+        return D[..., :, None] * np.eye(self.n_outputs)
 
-        Returns
-        -------
-        blocks : list of ndarray of shape (p̃, p̃)
-            The distinct blocks.
-        block_of_output : ndarray of shape (n_outputs,)
-            ``blocks[block_of_output[k]]`` is ``H_k``. Outputs that share the
-            curvature and the penalty (multi-target Ridge) share one block, so
-            it is assembled and factorised once.
+    def hessian(self, design, Y, s):
+        """``∇²J(θ̂)`` with its per-output structure.
+
+        For decoupled outputs a :class:`BlockDiagonalHessian` whose blocks are
+        ``H_k = c · X̃ᵀ diag(s ⊙ D_{:,k}) X̃ + diag(λ_k)``; outputs that share
+        the curvature and the penalty (multi-target Ridge) share one block, so
+        it is assembled and factorised once.
         """
         weights = self.scale * s[:, None] * self.loss_curvature(Y, self.decision(design))
         blocks, keys, block_of_output = [], [], []
         for k in range(self.n_outputs):
-            key = (weights[:, k], self.penalty[k])
             for b, (w, lam) in enumerate(keys):
-                if np.array_equal(w, key[0]) and np.array_equal(lam, key[1]):
+                if np.array_equal(w, weights[:, k]) and np.array_equal(lam, self.penalty[k]):
                     block_of_output.append(b)
                     break
             else:
-                keys.append(key)
+                keys.append((weights[:, k], self.penalty[k]))
                 block_of_output.append(len(blocks))
                 H = design.gram(weights[:, k])
                 H[np.diag_indices_from(H)] += self.penalty[k]
                 blocks.append(H)
-        return blocks, np.asarray(block_of_output)
+        return BlockDiagonalHessian(blocks, block_of_output)
