@@ -8,7 +8,6 @@ from sklearn.base import clone
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
 from sklearn.utils import Bunch
-from sklearn.utils.class_weight import compute_class_weight
 
 from ._rules import rule_for
 from ._validation import (
@@ -23,7 +22,7 @@ TIGHT_TOL = 1e-10
 TIGHT_MAX_ITER = 100_000
 
 
-def _tight_clone(final, y, sample_weight):
+def _tight_clone(final, rule, y, sample_weight):
     """A clone of ``final`` set to converge tightly, with class weights frozen.
 
     Iterative solvers get ``tol=1e-10`` and a large ``max_iter``;
@@ -49,11 +48,7 @@ def _tight_clone(final, y, sample_weight):
     if "max_iter" in params:
         update["max_iter"] = max(params["max_iter"] or 0, TIGHT_MAX_ITER)
     if params.get("class_weight") is not None:
-        classes = final.classes_
-        weights = compute_class_weight(
-            params["class_weight"], classes=classes, y=y, sample_weight=sample_weight
-        )
-        update["class_weight"] = dict(zip(classes.tolist(), weights, strict=True))
+        update["class_weight"] = rule.frozen_class_weight(y, sample_weight)
     return est.set_params(**update)
 
 
@@ -150,7 +145,7 @@ def loo_refit(
     if (X_test is None) != (y_test is None):
         raise ValueError("Pass both X_test and y_test, or neither.")
 
-    base = _tight_clone(final, y, sw)
+    base = _tight_clone(final, rule, y, sw)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         base.fit(X, y, sample_weight=sw)

@@ -62,7 +62,14 @@ class InfluenceExplainer:
         Polish the fitted parameters with Newton steps on the estimator's own
         objective before explaining (on a copy: the estimator passed to
         ``fit`` is never modified). Use it for a model fitted with a loose
-        ``tol``.
+        ``tol``, and for SGD models, which never quite reach their optimum.
+        Not available for the hinge loss.
+    smooth_hinge_t : float, default=1e-3
+        Temperature ``t`` of the smooth hinge ``t·log(1 + exp((1 − m)/t))``
+        whose derivatives stand in for the hinge's (LinearSVC and
+        SGDClassifier with ``loss="hinge"``; Koh & Liang 2017, §4.1). ``0``
+        uses the hinge's subgradient and zero curvature. Loss changes are
+        always those of the real hinge. Ignored for other losses.
 
     Attributes
     ----------
@@ -84,7 +91,8 @@ class InfluenceExplainer:
         Distance of ``θ̂`` from the optimum of the objective on the training
         data, ``sqrt(∇Jᵀ H⁻¹ ∇J)``, relative to the median over training
         points of ``sqrt(gᵢᵀ H⁻¹ gᵢ)`` (the size of one point's influence on
-        θ, measured the same way). Above ``1e-3`` a warning is issued.
+        θ, measured the same way). Above ``1e-3`` a warning is issued. NaN for
+        the hinge loss, whose optimum is not a stationary point.
     n_refine_iter_ : int
         Newton steps taken by ``refine`` (0 when ``refine=False``).
 
@@ -118,11 +126,14 @@ class InfluenceExplainer:
     True
     """
 
-    def __init__(self, method="first_order", damping=0.0, solver="auto", refine=False):
+    def __init__(
+        self, method="first_order", damping=0.0, solver="auto", refine=False, smooth_hinge_t=1e-3
+    ):
         self.method = method
         self.damping = damping
         self.solver = solver
         self.refine = refine
+        self.smooth_hinge_t = smooth_hinge_t
 
     # ------------------------------------------------------------------- fit
     def _validate_params(self):
@@ -145,6 +156,11 @@ class InfluenceExplainer:
             )
         if not isinstance(self.refine, (bool, np.bool_)):
             raise ValueError(f"refine must be a bool, got {self.refine!r}.")
+        t = self.smooth_hinge_t
+        if not isinstance(t, numbers.Real) or isinstance(t, bool) or not np.isfinite(t) or t < 0:
+            raise ValueError(
+                f"smooth_hinge_t must be a finite non-negative number, got {t!r}."
+            )
 
     def fit(self, estimator, X, y, sample_weight=None):
         """Prepare the explanation of a fitted estimator on its training data.
@@ -173,7 +189,13 @@ class InfluenceExplainer:
         """
         self._validate_params()
         estimator = copy.deepcopy(estimator)
-        steps, final, rule = rule_for(estimator)
+        steps, final, rule = rule_for(estimator, smooth_hinge_t=self.smooth_hinge_t)
+        if self.refine and rule.smooth_surrogate:
+            raise ValueError(
+                "refine=True is not available for the hinge loss: the hinge is not "
+                "differentiable, and polishing the smooth-hinge surrogate would "
+                "explain a different model. Fit with a tight tol instead."
+            )
         X = transform_features(steps, final, X)
         n = X.shape[0]
         y = check_targets(y, n)
@@ -190,8 +212,8 @@ class InfluenceExplainer:
         inverse = rule.hessian(design, Y, s).factorize(self.damping, SOLVERS[self.solver_])
 
         Z = rule.decision(design)
-        weight = rule.scale * s  # c·sᵢ
-        grad = weight[:, None] * rule.loss_gradient(Y, Z)  # gᵢ = (c sᵢ rᵢ) ⊗ x̃ᵢ
+        weight = rule.scale * s  # c·sᵢ, (n, 1) or (n, K)
+        grad = weight * rule.loss_gradient(Y, Z)  # gᵢ = (c sᵢ ⊙ rᵢ) ⊗ x̃ᵢ
         M = inverse.leverage_blocks(design)  # M_i[k, l] = x̃ᵢᵀ (H⁻¹)_kl x̃ᵢ
 
         if self.refine:
@@ -201,7 +223,7 @@ class InfluenceExplainer:
         self._rule, self._design, self._Y, self._Z = rule, design, Y, Z
         self._inverse, self._grad, self._M = inverse, grad, M
         self._newton_weights = _newton_weights(
-            grad, M, weight[:, None, None] * rule.curvature_matrix(Y, Z), inverse.coupled
+            grad, M, weight[:, :, None] * rule.curvature_matrix(Y, Z), inverse.coupled
         )
         self.params_ = rule.params
         self.n_params_ = rule.n_params
@@ -305,10 +327,10 @@ class InfluenceExplainer:
                 E = np.zeros((K, d, K * m))
                 for k in range(K):
                     E[k, :, k * m : (k + 1) * m] = Xt.T
-                S = inverse.solve(E)  # S[l][:, k-th m-block] = (H⁻¹)_lk x̃_test
-                for l in range(K):
-                    A = design.rdot(S[l].T).reshape(K, m, n)
-                    A *= W[:, l]
+                S = inverse.solve(E)  # S[j][:, k-th m-block] = (H⁻¹)_jk x̃_test
+                for j in range(K):
+                    A = design.rdot(S[j].T).reshape(K, m, n)
+                    A *= W[:, j]
                     dZ += A
             out[rows] = rule.loss_change(
                 Yt[rows, None, :], Zt[rows, None, :], dZ.transpose(1, 2, 0)

@@ -14,11 +14,14 @@ from sklearn.linear_model import (
     LogisticRegression,
     LogisticRegressionCV,
     Ridge,
+    SGDClassifier,
+    SGDRegressor,
 )
 from sklearn.model_selection import GridSearchCV, RandomizedSearchCV
+from sklearn.multiclass import OneVsRestClassifier
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
-from sklearn.svm import LinearSVC
+from sklearn.svm import LinearSVC, LinearSVR
 
 from skinfluence import InfluenceExplainer, SingularHessianError, loo_refit
 
@@ -67,29 +70,47 @@ def test_search_without_refit_is_rejected(regression):
 @pytest.mark.filterwarnings("ignore::FutureWarning")  # LogisticRegressionCV's defaults
 @pytest.mark.parametrize(
     "est",
-    [Lasso(), LinearSVC(), LogisticRegressionCV(), make_pipeline(StandardScaler(), Lasso())],
-    ids=["lasso", "linearsvc", "logregcv", "pipeline-lasso"],
+    [
+        Lasso(),
+        LinearSVR(),
+        LogisticRegressionCV(),
+        OneVsRestClassifier(LogisticRegression()),
+        make_pipeline(StandardScaler(), Lasso()),
+    ],
+    ids=["lasso", "linearsvr", "logregcv", "ovr", "pipeline-lasso"],
 )
 def test_unsupported_estimators_get_a_type_error(cancer, est):
     X, y, _, _ = cancer
     est.fit(X, y)
-    with pytest.raises(TypeError, match="supports: binary LogisticRegression, Ridge"):
+    with pytest.raises(TypeError, match="supports: LogisticRegression .binary and multinomial.*Ridge"):
         InfluenceExplainer().fit(est, X, y)
 
 
-def test_multiclass_logistic_is_not_supported_yet(cancer):
-    X, _, _, _ = cancer
-    y3 = np.arange(len(X)) % 3
-    clf = LogisticRegression().fit(X, y3)
-    with pytest.raises(TypeError, match="3 classes"):
-        InfluenceExplainer().fit(clf, X, y3)
-
-
-def test_l1_penalty_is_rejected(cancer):
+@pytest.mark.parametrize(
+    "est, match",
+    [
+        (LogisticRegression(l1_ratio=1.0, solver="liblinear"), "not twice differentiable"),
+        (LinearSVC(penalty="l1", dual=False), "not twice differentiable"),
+        (SGDClassifier(penalty="l1"), "not twice differentiable"),
+        (SGDClassifier(loss="perceptron"), "supported losses"),
+        (SGDClassifier(average=True), "averaged SGD"),
+        (SGDRegressor(loss="huber"), "supported losses"),
+        (Ridge(positive=True), "positive=True"),
+    ],
+    ids=lambda v: type(v).__name__ if not isinstance(v, str) else "",
+)
+def test_unsupported_configurations_get_a_value_error(cancer, est, match):
     X, y, _, _ = cancer
-    clf = LogisticRegression(l1_ratio=1.0, solver="liblinear").fit(X, y)
-    with pytest.raises(ValueError, match="not twice differentiable"):
-        InfluenceExplainer().fit(clf, X, y)
+    est.fit(X, y)
+    with pytest.raises(ValueError, match=match):
+        InfluenceExplainer().fit(est, X, y)
+
+
+def test_refine_is_refused_for_the_hinge(cancer):
+    X, y, _, _ = cancer
+    clf = LinearSVC(loss="hinge").fit(X, y)
+    with pytest.raises(ValueError, match="not available for the hinge"):
+        InfluenceExplainer(refine=True).fit(clf, X, y)
 
 
 def test_unfitted_estimator_and_explainer(cancer):
@@ -114,6 +135,7 @@ def test_unfitted_estimator_and_explainer(cancer):
         ({"damping": "1"}, "damping must be a finite non-negative"),
         ({"solver": "qr"}, "solver must be"),
         ({"refine": "yes"}, "refine must be a bool"),
+        ({"smooth_hinge_t": -0.1}, "smooth_hinge_t must be a finite non-negative"),
     ],
 )
 def test_bad_parameters(fitted, params, match):

@@ -21,7 +21,7 @@ def relative_stationarity(rule, X, y, sw):
     Y = rule.encode_targets(y)
     s = rule.sample_scale(y, sw)
     G = rule.objective_gradient(design, Y, s)
-    R = rule.scale * s[:, None] * rule.loss_gradient(Y, rule.decision(design))
+    R = rule.scale * s * rule.loss_gradient(Y, rule.decision(design))
     per_sample = np.abs(R).sum(axis=1) * np.linalg.norm(design.dense_rows(), axis=1)
     return np.linalg.norm(G) / per_sample.sum()
 
@@ -145,7 +145,7 @@ def test_objective_gradient_and_hessian_match_finite_differences(cancer, regress
     for rule, X, y in _fitted_rules(cancer, regression):
         design = rule.design(X)
         Y = rule.encode_targets(y)
-        s = rng.uniform(0.5, 2.0, X.shape[0])
+        s = rng.uniform(0.5, 2.0, (X.shape[0], 1))
         rule = rule.with_coef(rule.coef + 0.1 * rng.normal(size=rule.coef.shape))
         G = rule.objective_gradient(design, Y, s)
         hessian = rule.hessian(design, Y, s)

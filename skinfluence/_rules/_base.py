@@ -121,8 +121,13 @@ class LinearRule:
         return design.dot(self.coef.T)
 
     def sample_scale(self, y, sample_weight):
-        """``s_i``: sample weight times class weight. Plain sample weight by default."""
-        return sample_weight
+        """``s``: sample weight times class weight, shape (n, 1) or (n, K).
+
+        One column when every output weighs a row alike; K columns when the
+        weight depends on the output (one-vs-rest: liblinear and SGD weight a
+        row by its class weight only in its own class's sub-problem).
+        """
+        return sample_weight[:, None]
 
     def encode_targets(self, y):
         """Targets as a float array ``Y`` of shape (n_samples, n_outputs)."""
@@ -130,6 +135,10 @@ class LinearRule:
 
     def loss(self, Y, Z):
         """Per-sample loss, summed over outputs: shape ``Z.shape[:-1]``."""
+        return np.sum(self.output_loss(Y, Z), axis=-1)
+
+    def output_loss(self, Y, Z):
+        """Loss of each output, same shape as ``Z`` (decoupled rules only)."""
         raise NotImplementedError
 
     def loss_gradient(self, Y, Z):
@@ -148,14 +157,13 @@ class LinearRule:
     def objective(self, design, Y, s):
         """``J(θ̂)`` at the rule's parameters."""
         Z = self.decision(design)
-        return self.scale * s @ self.loss(Y, Z) + 0.5 * np.sum(
-            self.penalty * self.coef**2
-        )
+        losses = self.loss(Y, Z)[:, None] if s.shape[1] == 1 else self.output_loss(Y, Z)
+        return self.scale * np.sum(s * losses) + 0.5 * np.sum(self.penalty * self.coef**2)
 
     def objective_gradient(self, design, Y, s):
         """``∇J(θ̂)`` as a (K, p̃) array: ``c · X̃ᵀ (s ⊙ r) + λ ⊙ Θ̃``."""
         R = self.loss_gradient(Y, self.decision(design))
-        return (self.scale * design.tdot(s[:, None] * R)).T + self.penalty * self.coef
+        return (self.scale * design.tdot(s * R)).T + self.penalty * self.coef
 
     def curvature_matrix(self, Y, Z):
         """``D = ∂²ℓ/∂z²`` as (..., K, K) matrices, whatever the rule's structure."""
@@ -172,7 +180,7 @@ class LinearRule:
         the curvature and the penalty (multi-target Ridge) share one block, so
         it is assembled and factorised once.
         """
-        weights = self.scale * s[:, None] * self.loss_curvature(Y, self.decision(design))
+        weights = self.scale * s * self.loss_curvature(Y, self.decision(design))
         blocks, keys, block_of_output = [], [], []
         for k in range(self.n_outputs):
             for b, (w, lam) in enumerate(keys):

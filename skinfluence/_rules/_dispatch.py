@@ -1,22 +1,42 @@
 """Find the rule for a fitted estimator, looking through Pipelines and searches."""
 
 from sklearn.base import is_classifier
-from sklearn.linear_model import LinearRegression, LogisticRegression, Ridge
+from sklearn.linear_model import (
+    LinearRegression,
+    LogisticRegression,
+    Ridge,
+    RidgeClassifier,
+    SGDClassifier,
+    SGDRegressor,
+)
 from sklearn.pipeline import Pipeline
+from sklearn.svm import LinearSVC
 from sklearn.utils.validation import check_is_fitted
 
-from ._logistic import BinaryLogisticRule
-from ._ridge import SquaredErrorRule
+from ._logistic import BinaryLogisticRule, MultinomialLogisticRule
+from ._margin import LinearSVCRule, SGDClassifierRule
+from ._ridge import RidgeClassifierRule, SGDRegressorRule, SquaredErrorRule
 
 # Exact classes: a subclass may minimise something else (LogisticRegressionCV
 # subclasses LogisticRegression but picks C by cross-validation).
 _RULES = {
-    LogisticRegression: BinaryLogisticRule,
+    LogisticRegression: lambda est: (
+        BinaryLogisticRule(est) if len(est.classes_) == 2 else MultinomialLogisticRule(est)
+    ),
     Ridge: SquaredErrorRule,
     LinearRegression: SquaredErrorRule,
+    RidgeClassifier: RidgeClassifierRule,
+    SGDRegressor: SGDRegressorRule,
+    LinearSVC: LinearSVCRule,
+    SGDClassifier: SGDClassifierRule,
 }
+#: Rules whose loss may be the hinge take the smoothing temperature.
+_SMOOTH_HINGE_RULES = (LinearSVC, SGDClassifier)
 
-SUPPORTED = "binary LogisticRegression, Ridge, LinearRegression"
+SUPPORTED = (
+    "LogisticRegression (binary and multinomial), LinearSVC, SGDClassifier, "
+    "RidgeClassifier, Ridge, LinearRegression, SGDRegressor"
+)
 
 
 def _is_search(estimator):
@@ -53,7 +73,7 @@ def unwrap(estimator):
             return steps, estimator
 
 
-def rule_for(estimator):
+def rule_for(estimator, smooth_hinge_t=1e-3):
     """The rule of a fitted estimator (the final step of a Pipeline or search).
 
     Returns
@@ -81,4 +101,6 @@ def rule_for(estimator):
             "the best_estimator_ of a GridSearchCV/RandomizedSearchCV)."
         )
     check_is_fitted(final)
+    if type(final) in _SMOOTH_HINGE_RULES:
+        return steps, final, rule_class(final, smooth_hinge_t=smooth_hinge_t)
     return steps, final, rule_class(final)

@@ -12,10 +12,11 @@ Derivatives in ``z`` (σ the logistic sigmoid): ``r = σ(z) − y``,
 """
 
 import numpy as np
-from scipy.special import expit
-from sklearn.utils.class_weight import compute_class_weight
+from scipy.special import expit, logsumexp, softmax
 
+from .._solvers import FullHessian
 from ._base import LinearRule
+from ._classes import ClassLabelsMixin
 
 
 def effective_penalty(estimator):
@@ -33,24 +34,24 @@ def effective_penalty(estimator):
     return penalty
 
 
-class BinaryLogisticRule(LinearRule):
+def _check_penalty(estimator):
+    penalty = effective_penalty(estimator)
+    if penalty not in ("l2", None):
+        raise ValueError(
+            f"LogisticRegression with a {penalty} penalty is not supported: its "
+            "objective is not twice differentiable. Use an L2 penalty "
+            "(l1_ratio=0) or none (C=np.inf)."
+        )
+    return penalty
+
+
+class BinaryLogisticRule(ClassLabelsMixin, LinearRule):
     """Calculus of a fitted binary ``LogisticRegression``."""
 
     estimator_names = ("LogisticRegression",)
 
     def __init__(self, estimator):
-        if len(estimator.classes_) != 2:
-            raise TypeError(
-                f"LogisticRegression with {len(estimator.classes_)} classes is not "
-                "supported yet: skinfluence supports binary LogisticRegression."
-            )
-        penalty = effective_penalty(estimator)
-        if penalty not in ("l2", None):
-            raise ValueError(
-                f"LogisticRegression with a {penalty} penalty is not supported: its "
-                "objective is not twice differentiable. Use an L2 penalty "
-                "(l1_ratio=0) or none (C=np.inf)."
-            )
+        penalty = _check_penalty(estimator)
         coef = np.asarray(estimator.coef_, dtype=np.float64).reshape(1, -1)
         fit_intercept = bool(estimator.fit_intercept)
         lam = np.ones(coef.shape[1] + fit_intercept)
@@ -64,28 +65,13 @@ class BinaryLogisticRule(LinearRule):
         super().__init__(
             coef, lam[None, :], 1.0 if penalty is None else estimator.C, fit_intercept
         )
-        self.classes = np.asarray(estimator.classes_)
-        self.class_weight = estimator.class_weight
+        self._init_classes(estimator)
 
     def encode_targets(self, y):
-        unknown = np.setdiff1d(np.unique(y), self.classes)
-        if unknown.size:
-            raise ValueError(
-                f"y contains labels {unknown.tolist()} unknown to the estimator, "
-                f"whose classes_ are {self.classes.tolist()}."
-            )
-        return (np.asarray(y) == self.classes[1]).astype(np.float64)[:, None]
+        return (self.encode_labels(y) == 1).astype(np.float64)[:, None]
 
-    def sample_scale(self, y, sample_weight):
-        if self.class_weight is None:
-            return sample_weight
-        weights = compute_class_weight(
-            self.class_weight, classes=self.classes, y=y, sample_weight=sample_weight
-        )
-        return sample_weight * weights[np.searchsorted(self.classes, y)]
-
-    def loss(self, Y, Z):
-        return np.sum(np.logaddexp(0.0, Z) - Y * Z, axis=-1)
+    def output_loss(self, Y, Z):
+        return np.logaddexp(0.0, Z) - Y * Z
 
     def loss_gradient(self, Y, Z):
         return expit(Z) - Y
@@ -93,3 +79,63 @@ class BinaryLogisticRule(LinearRule):
     def loss_curvature(self, Y, Z):
         P = expit(Z)
         return P * (1.0 - P)
+
+
+class MultinomialLogisticRule(ClassLabelsMixin, LinearRule):
+    """Calculus of a fitted ``LogisticRegression`` with three or more classes.
+
+    scikit-learn (>= 1.8) fits these as multinomial with symmetric
+    coefficients: ``C · Σ_i s_i ℓ(y_i, z_i) + ½‖W‖²_F`` with the softmax
+    cross-entropy ``ℓ(y, z) = logsumexp(z) − z_y`` and unpenalised intercepts.
+    Derivatives in ``z`` (``p = softmax(z)``, ``e_y`` one-hot):
+    ``r = p − e_y`` and ``D = diag(p) − p pᵀ``, a full K × K matrix, so the
+    outputs are coupled and the Hessian is one ``(K p̃)²`` matrix.
+
+    Adding one constant to every intercept (every column when unpenalised)
+    changes no probability: the Hessian is singular along those directions.
+    No per-sample gradient has a component there (``Σ_k r_k = 0``), so the
+    solver works on the identifiable subspace; see ``FullHessian``.
+    """
+
+    coupled = True
+
+    def __init__(self, estimator):
+        penalty = _check_penalty(estimator)
+        coef = np.asarray(estimator.coef_, dtype=np.float64)
+        fit_intercept = bool(estimator.fit_intercept)
+        lam = np.ones(coef.shape[1] + fit_intercept)
+        if fit_intercept:
+            coef = np.hstack([coef, np.asarray(estimator.intercept_, dtype=np.float64)[:, None]])
+            lam[-1] = 0.0
+        if penalty is None:
+            lam[:] = 0.0
+        super().__init__(
+            coef, lam[None, :], 1.0 if penalty is None else estimator.C, fit_intercept
+        )
+        self._init_classes(estimator)
+
+    def encode_targets(self, y):
+        codes = self.encode_labels(y)
+        return np.eye(len(self.classes))[codes]
+
+    def loss(self, Y, Z):
+        return logsumexp(Z, axis=-1) - np.sum(Y * Z, axis=-1)
+
+    def loss_gradient(self, Y, Z):
+        return softmax(Z, axis=-1) - Y
+
+    def loss_curvature(self, Y, Z):
+        P = softmax(Z, axis=-1)
+        return P[..., :, None] * (np.eye(P.shape[-1]) - P[..., None, :])
+
+    def hessian(self, design, Y, s):
+        K, d = self.n_outputs, self.coef.shape[1]
+        W = self.scale * s[:, :, None] * self.loss_curvature(Y, self.decision(design))
+        H = np.empty((K * d, K * d))
+        for k in range(K):
+            for j in range(k, K):
+                block = design.gram(W[:, k, j])
+                H[k * d : (k + 1) * d, j * d : (j + 1) * d] = block
+                H[j * d : (j + 1) * d, k * d : (k + 1) * d] = block.T
+        H[np.diag_indices_from(H)] += self.penalty.ravel()
+        return FullHessian(H, K, null_columns=self.penalty[0] == 0)

@@ -1,0 +1,174 @@
+"""Margin losses ``ℓ(y, z) = φ(y·z)``, y ∈ {−1, +1}, fitted one-vs-rest.
+
+Used by LinearSVC and SGDClassifier. Each output ``k`` is the binary problem
+"class k against the rest" (binary problems have one output, positive class
+``classes_[1]``); the test loss is the sum of the K binary losses. Derivatives
+in ``z``: ``r = y φ'(y z)`` and ``D = φ''(y z)`` (``y² = 1``).
+
+| name | φ(m) | φ'(m) | φ''(m) |
+| --- | --- | --- | --- |
+| squared_hinge | ``max(0, 1 − m)²`` | ``−2 max(0, 1 − m)`` | ``2·[m < 1]`` (generalised) |
+| hinge | ``max(0, 1 − m)`` | from the smooth hinge (below) | idem |
+| log_loss | ``log(1 + e^{−m})`` | ``−σ(−m)`` | ``σ(m) σ(−m)`` |
+| modified_huber | ``max(0, 1 − m)²`` if ``m ≥ −1`` else ``−4m`` | ``−2 max(0, 1 − m)`` or ``−4`` | ``2·[−1 ≤ m < 1]`` |
+
+The hinge is not differentiable at ``m = 1``. Following Koh & Liang (2017,
+§4.1), its derivatives are taken from ``SmoothHinge(m, t) = t·log(1 +
+exp((1 − m)/t))``: ``φ' = −σ((1 − m)/t)``, ``φ'' = σ(u)(1 − σ(u))/t`` with
+``u = (1 − m)/t``, at the hinge-trained parameters; ``t = 0`` means the
+hinge's own subgradient ``−[m < 1]`` and zero curvature. The loss itself, and
+hence every loss change reported, is the real hinge.
+"""
+
+import numpy as np
+from scipy.special import expit
+
+from ._base import LinearRule
+from ._classes import ClassLabelsMixin
+
+
+def margin_loss(name, t=1e-3):
+    """``(φ, φ', φ'')`` of a margin loss, vectorised over ``m``."""
+    if name == "squared_hinge":
+        return (
+            lambda m: np.maximum(0.0, 1.0 - m) ** 2,
+            lambda m: -2.0 * np.maximum(0.0, 1.0 - m),
+            lambda m: 2.0 * (m < 1.0),
+        )
+    if name == "modified_huber":
+        return (
+            lambda m: np.where(m >= -1.0, np.maximum(0.0, 1.0 - m) ** 2, -4.0 * m),
+            lambda m: np.where(m >= -1.0, -2.0 * np.maximum(0.0, 1.0 - m), -4.0),
+            lambda m: 2.0 * ((m >= -1.0) & (m < 1.0)),
+        )
+    if name == "log_loss":
+        return (
+            lambda m: np.logaddexp(0.0, -m),
+            lambda m: -expit(-m),
+            lambda m: expit(m) * expit(-m),
+        )
+    if name == "hinge":
+        hinge = lambda m: np.maximum(0.0, 1.0 - m)  # noqa: E731
+        if t == 0:
+            return hinge, lambda m: -1.0 * (m < 1.0), lambda m: np.zeros_like(m)
+        return (
+            hinge,
+            lambda m: -expit((1.0 - m) / t),
+            lambda m: expit((1.0 - m) / t) * expit(-(1.0 - m) / t) / t,
+        )
+    raise ValueError(f"unknown margin loss {name!r}")
+
+
+class OneVsRestMarginRule(ClassLabelsMixin, LinearRule):
+    """Shared calculus of one-vs-rest linear classifiers with a margin loss.
+
+    Subclasses set ``coef``, ``penalty``, ``scale`` and ``fit_intercept``
+    through ``LinearRule.__init__`` and call ``_set_loss``.
+    """
+
+    def _set_loss(self, estimator, loss_name, smooth_hinge_t):
+        self._init_classes(estimator)
+        self.loss_name = loss_name
+        self.smooth_surrogate = loss_name == "hinge"
+        self.smooth_hinge_t = smooth_hinge_t
+        self._phi, self._dphi, self._d2phi = margin_loss(loss_name, smooth_hinge_t)
+
+    def encode_targets(self, y):
+        codes = self.encode_labels(y)
+        if len(self.classes) == 2:
+            return np.where(codes == 1, 1.0, -1.0)[:, None]
+        return np.where(codes[:, None] == np.arange(len(self.classes)), 1.0, -1.0)
+
+    def sample_scale(self, y, sample_weight):
+        """Binary: the row's class weight. One-vs-rest: the class weight of
+        output k for the rows of class k, 1 for the rest (liblinear, SGD)."""
+        weights = self.class_weights(y, sample_weight)
+        if weights is None:
+            return sample_weight[:, None]
+        codes = self.encode_labels(y)
+        if len(self.classes) == 2:
+            return (sample_weight * weights[codes])[:, None]
+        own = codes[:, None] == np.arange(len(self.classes))
+        return sample_weight[:, None] * np.where(own, weights[None, :], 1.0)
+
+    def output_loss(self, Y, Z):
+        return self._phi(Y * Z)
+
+    def loss_gradient(self, Y, Z):
+        return Y * self._dphi(Y * Z)
+
+    def loss_curvature(self, Y, Z):
+        return self._d2phi(Y * Z) + 0.0 * Y
+
+
+class LinearSVCRule(OneVsRestMarginRule):
+    """Calculus of a fitted ``LinearSVC`` (L2 penalty, squared hinge or hinge).
+
+    liblinear minimises ``½‖w̃‖² + C Σ_i s_i φ(y_i w̃ᵀ[x_i, a])`` per output,
+    with ``a = intercept_scaling``: in terms of ``intercept_ = a·w̃_a`` the
+    intercept is penalised by ``½ b²/a²``. Primal and dual solvers share it.
+    """
+
+    def __init__(self, estimator, smooth_hinge_t=1e-3):
+        if estimator.penalty != "l2":
+            raise ValueError(
+                "LinearSVC(penalty='l1') is not supported: its objective is not "
+                "twice differentiable. Use penalty='l2'."
+            )
+        if getattr(estimator, "multi_class", "ovr") == "crammer_singer":
+            raise ValueError("LinearSVC(multi_class='crammer_singer') is not supported.")
+        coef = np.asarray(estimator.coef_, dtype=np.float64)
+        fit_intercept = bool(estimator.fit_intercept)
+        lam = np.ones(coef.shape[1] + fit_intercept)
+        if fit_intercept:
+            intercept = np.asarray(estimator.intercept_, dtype=np.float64).reshape(-1, 1)
+            coef = np.hstack([coef, intercept])
+            lam[-1] = 1.0 / estimator.intercept_scaling**2
+        super().__init__(coef, lam[None, :], estimator.C, fit_intercept)
+        self._set_loss(estimator, estimator.loss, smooth_hinge_t)
+
+
+class SGDClassifierRule(OneVsRestMarginRule):
+    """Calculus of a fitted ``SGDClassifier`` with an L2 penalty.
+
+    SGD minimises ``(1/n) Σ_i s_i φ(y_i z_i) + (alpha/2)‖w‖²`` per output,
+    the intercept unpenalised, ``n`` the training rows: ``c·s_i = s_i / n`` and
+    ``λ = alpha``. SGD stops short of that optimum; ``refine=True`` reaches it.
+    """
+
+    supported_losses = ("log_loss", "hinge", "squared_hinge", "modified_huber")
+
+    def __init__(self, estimator, smooth_hinge_t=1e-3):
+        check_sgd(estimator, self.supported_losses)
+        coef = np.asarray(estimator.coef_, dtype=np.float64)
+        fit_intercept = bool(estimator.fit_intercept)
+        lam = np.full(coef.shape[1] + fit_intercept, float(estimator.alpha))
+        if fit_intercept:
+            intercept = np.asarray(estimator.intercept_, dtype=np.float64).reshape(-1, 1)
+            coef = np.hstack([coef, intercept])
+            lam[-1] = 0.0
+        super().__init__(coef, lam[None, :], 1.0, fit_intercept)
+        self._set_loss(estimator, estimator.loss, smooth_hinge_t)
+
+    def sample_scale(self, y, sample_weight):
+        return super().sample_scale(y, sample_weight) / len(y)
+
+
+def check_sgd(estimator, losses):
+    """SGD configurations with a twice-differentiable objective at an optimum."""
+    name = type(estimator).__name__
+    if estimator.penalty != "l2":
+        raise ValueError(
+            f"{name}(penalty={estimator.penalty!r}) is not supported: its objective "
+            "is not twice differentiable. Use penalty='l2'."
+        )
+    if estimator.loss not in losses:
+        raise ValueError(
+            f"{name}(loss={estimator.loss!r}) is not supported; supported losses: "
+            f"{', '.join(losses)}."
+        )
+    if getattr(estimator, "average", False):
+        raise ValueError(
+            f"{name}(average=...) is not supported: averaged SGD weights are not the "
+            "optimum of an objective."
+        )
