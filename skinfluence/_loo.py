@@ -9,6 +9,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
 from sklearn.utils import Bunch
 
+from ._refine import newton_refine
 from ._rules import rule_for
 from ._validation import (
     check_indices,
@@ -38,6 +39,11 @@ def _tight_clone(final, rule, y, sample_weight):
     est = clone(final)
     params = est.get_params(deep=False)
     update = {}
+    if not rule.solver_reaches_optimum:
+        # SGD: its own tol cannot get near the optimum; Newton polishes instead.
+        if params.get("class_weight") is not None:
+            update["class_weight"] = rule.frozen_class_weight(y, sample_weight)
+        return est.set_params(**update)
     if isinstance(final, LogisticRegression) and params["solver"] != "liblinear":
         # lbfgs, newton-cg, sag and saga minimise the same objective as
         # newton-cholesky, which reaches it to rounding (lbfgs stalls near
@@ -52,7 +58,19 @@ def _tight_clone(final, rule, y, sample_weight):
     return est.set_params(**update)
 
 
-def _refit_without(base, X, y, sample_weight, i):
+def _polish(est, X, y, scale):
+    """``Θ̃`` of ``est``, polished to the exact optimum when its solver stops short.
+
+    ``scale`` is ``c·s`` of the full training set restricted to these rows, so
+    the objective minimised is the full one minus the left-out row's term.
+    """
+    rule = rule_for(est)[2]
+    if scale is not None and not rule.smooth_surrogate:
+        rule, _ = newton_refine(rule, rule.design(X), rule.encode_targets(y), scale)
+    return rule
+
+
+def _refit_without(base, X, y, sample_weight, i, scale=None):
     """Coefficients ``Θ̃`` of ``base`` refitted without row ``i``, warm-started."""
     keep = np.ones(X.shape[0], dtype=bool)
     keep[i] = False
@@ -65,7 +83,7 @@ def _refit_without(base, X, y, sample_weight, i):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         est.fit(X[keep], y[keep], sample_weight=sample_weight[keep])
-    return rule_for(est)[2].coef
+    return _polish(est, X[keep], y[keep], None if scale is None else scale[keep]).coef
 
 
 def loo_refit(
@@ -119,8 +137,17 @@ def loo_refit(
 
     Notes
     -----
-    ``class_weight="balanced"`` is frozen at the weights of the full training
-    set, so that leaving a row out removes only that row's term.
+    Each refit minimises the full objective minus the left-out row's term,
+    which is what influence estimates:
+
+    - ``class_weight="balanced"`` is frozen at the weights of the full
+      training set (otherwise leaving a row out would also re-balance every
+      other row);
+    - SGD models average their loss over the ``n`` training rows; the refits
+      keep that ``1/n``. SGD itself stops far above the size of one row's
+      effect, so each SGD refit (warm-started) is polished to the exact
+      optimum with Newton's method, except for the hinge loss, which is not
+      differentiable: those refits carry SGD's own noise.
 
     Examples
     --------
@@ -149,9 +176,12 @@ def loo_refit(
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         base.fit(X, y, sample_weight=sw)
-    rule = rule_for(base)[2]
+    # c·s of the full data: SGD's 1/n stays that of the full training set
+    scale = None if rule.solver_reaches_optimum else rule.sample_scale(y, sw)
+    rule = _polish(base, X, y, scale)
+    rule.write_to(base)  # warm starts begin at the exact optimum
     coefs = Parallel(n_jobs=n_jobs, verbose=verbose)(
-        delayed(_refit_without)(base, X, y, sw, i) for i in idx
+        delayed(_refit_without)(base, X, y, sw, i, scale) for i in idx
     )
     coefs = np.asarray(coefs).reshape(idx.size, *rule.coef.shape)
 

@@ -9,7 +9,8 @@ from sklearn.exceptions import ConvergenceWarning, NotFittedError
 
 from ._design import row_chunks
 from ._rules import rule_for
-from ._solvers import SOLVERS, SingularHessianError
+from ._refine import newton_refine
+from ._solvers import SOLVERS
 from ._validation import (
     check_indices,
     check_sample_weight,
@@ -206,7 +207,7 @@ class InfluenceExplainer:
 
         self.n_refine_iter_ = 0
         if self.refine:
-            rule, self.n_refine_iter_ = _newton_refine(rule, design, Y, s)
+            rule, self.n_refine_iter_ = newton_refine(rule, design, Y, s)
 
         self.solver_ = "cholesky" if self.solver == "auto" else self.solver
         inverse = rule.hessian(design, Y, s).factorize(self.damping, SOLVERS[self.solver_])
@@ -401,43 +402,3 @@ def _newton_weights(grad, M, C, coupled):
     K = grad.shape[1]
     A = np.eye(K) - C @ M
     return np.linalg.solve(A, grad[:, :, None])[:, :, 0]
-
-
-def _newton_refine(rule, design, Y, s, max_iter=50):
-    """Newton's method with backtracking on the estimator's own objective.
-
-    Returns the rule at the refined parameters and the number of steps taken.
-    Far from the optimum, steps are damped by backtracking (Armijo); once the
-    Newton decrement ``δ² = ∇Jᵀ H⁻¹ ∇J`` is below ``1e-8·max(1, |J|)`` full
-    steps are taken (quadratic convergence) until ``δ²`` stops decreasing,
-    i.e. until rounding error.
-    """
-    J = rule.objective(design, Y, s)
-    previous = np.inf
-    for it in range(max_iter):
-        G = rule.objective_gradient(design, Y, s)
-        hessian = rule.hessian(design, Y, s)
-        try:
-            inverse = hessian.factorize()
-        except SingularHessianError:  # e.g. LinearRegression with p > n
-            inverse = hessian.factorize(damping=1e-10 * max(1.0, abs(J)))
-        step = inverse.solve(G[:, :, None])[:, :, 0]
-        decrement2 = float(np.sum(G * step))
-        if decrement2 <= 0.0 or decrement2 >= previous:
-            return rule, it
-        previous = decrement2
-        if decrement2 < 1e-8 * max(1.0, abs(J)):
-            rule = rule.with_coef(rule.coef - step)
-            J = rule.objective(design, Y, s)
-            continue
-        t = 1.0
-        for _ in range(60):
-            candidate = rule.with_coef(rule.coef - t * step)
-            J_new = candidate.objective(design, Y, s)
-            if J_new <= J - 1e-4 * t * decrement2:
-                break
-            t *= 0.5
-        else:
-            return rule, it
-        rule, J = candidate, J_new
-    return rule, max_iter

@@ -53,6 +53,9 @@ class LinearRule:
 
     coupled = False
     smooth_surrogate = False
+    #: False for estimators (SGD) whose own solver stops short of the optimum:
+    #: ``loo_refit`` then polishes each refit with Newton's method.
+    solver_reaches_optimum = True
 
     def __init__(self, coef, penalty, scale, fit_intercept):
         self.coef = np.asarray(coef, dtype=np.float64)

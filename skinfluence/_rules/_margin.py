@@ -137,6 +137,7 @@ class SGDClassifierRule(OneVsRestMarginRule):
     """
 
     supported_losses = ("log_loss", "hinge", "squared_hinge", "modified_huber")
+    solver_reaches_optimum = False
 
     def __init__(self, estimator, smooth_hinge_t=1e-3):
         check_sgd(estimator, self.supported_losses)

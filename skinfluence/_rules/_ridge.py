@@ -94,6 +94,7 @@ class SGDRegressorRule(SquaredErrorRule):
 
     factor = 0.5
     penalty_per_alpha = 1.0
+    solver_reaches_optimum = False
 
     def __init__(self, estimator):
         check_sgd(estimator, ("squared_error",))
