@@ -8,8 +8,8 @@ import numpy as np
 from sklearn.exceptions import ConvergenceWarning, NotFittedError
 
 from ._design import row_chunks
-from ._rules import rule_for
 from ._refine import newton_refine
+from ._rules import rule_for
 from ._solvers import SOLVERS
 from ._validation import (
     check_indices,

@@ -198,7 +198,7 @@ def test_multinomial_objective_is_sklearns(digits_small, solver, fit_intercept, 
     y3 = y % 3
     sw = sample_weights(weighted or None, len(y))
     clf = LogisticRegression(
-        C=0.5, solver=solver, fit_intercept=fit_intercept, tol=1e-12, max_iter=100_000,
+        C=0.5, solver=solver, fit_intercept=fit_intercept, tol=1e-12, max_iter=5_000,
         class_weight="balanced" if weighted else None,
     ).fit(X, y3, sample_weight=sw)
     _, _, rule = rule_for(clf)
