@@ -6,7 +6,12 @@ import numpy as np
 import pytest
 from sklearn.datasets import load_digits
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.linear_model import LogisticRegression, RidgeClassifier, SGDClassifier, SGDRegressor
+from sklearn.linear_model import (
+    LogisticRegression,
+    RidgeClassifier,
+    SGDClassifier,
+    SGDRegressor,
+)
 from sklearn.model_selection import train_test_split
 from sklearn.svm import LinearSVC
 

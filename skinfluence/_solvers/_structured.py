@@ -16,7 +16,7 @@ nothing knows about estimators.
 
 import numpy as np
 
-from .._design import row_chunks
+from .._design import BLAS_CHUNK_ROWS, row_chunks
 from ._cholesky import CholeskySolver
 
 
@@ -106,7 +106,7 @@ class BlockDiagonalInverse:
         K = self.block_of_output.size
         M = np.zeros((design.n_samples, K, K))
         diag = np.arange(K)
-        for rows in row_chunks(design.n_samples, 8 * 2 * design.n_columns):
+        for rows in row_chunks(design.n_samples, 8 * 2 * design.n_columns, BLAS_CHUNK_ROWS):
             Xr = design.dense_rows(rows).T
             for b, solver in enumerate(self.solvers):
                 w = solver.whiten(Xr)
@@ -140,12 +140,13 @@ class FullInverse:
         """
         K, d = self.n_outputs, design.n_columns
         Hinv = self.solver.solve(np.eye(K * d))
+        row_blocks = [np.ascontiguousarray(Hinv[k * d : (k + 1) * d, k * d :]) for k in range(K)]
+        del Hinv
         M = np.empty((design.n_samples, K, K))
-        for rows in row_chunks(design.n_samples, 8 * (K + 1) * d):
+        for rows in row_chunks(design.n_samples, 8 * (K + 1) * d, BLAS_CHUNK_ROWS):
             Xr = design.dense_rows(rows)
             for k in range(K):
-                B = Xr @ Hinv[k * d : (k + 1) * d, k * d :]  # (c, (K−k) d)
-                B = B.reshape(Xr.shape[0], K - k, d)
+                B = (Xr @ row_blocks[k]).reshape(Xr.shape[0], K - k, d)  # x̃ᵀ (H⁻¹)_{k, l≥k}
                 M[rows, k, k:] = np.einsum("clj,cj->cl", B, Xr)
                 M[rows, k:, k] = M[rows, k, k:]
         return M
