@@ -15,6 +15,13 @@ def rel_err(approx, exact):
     return float(np.max(np.abs(approx - exact)) / np.max(np.abs(exact)))
 
 
+def median_row_error(approx, exact):
+    """Median over rows of ‖approx_i − exact_i‖ / ‖exact_i‖."""
+    return float(
+        np.median(np.linalg.norm(approx - exact, axis=1) / np.linalg.norm(exact, axis=1))
+    )
+
+
 @pytest.fixture(scope="session")
 def cancer():
     """A small, well-conditioned binary problem (standardised breast cancer)."""

@@ -46,26 +46,27 @@ def _check_penalty(estimator):
     return penalty
 
 
+def _logistic_parameters(estimator):
+    """``(Θ̃, λ, c, fit_intercept)`` of a fitted LogisticRegression."""
+    penalty = _check_penalty(estimator)
+    coef = np.atleast_2d(np.asarray(estimator.coef_, dtype=np.float64))
+    fit_intercept = bool(estimator.fit_intercept)
+    lam = np.ones(coef.shape[1] + fit_intercept)
+    if fit_intercept:
+        intercept = np.asarray(estimator.intercept_, dtype=np.float64).reshape(-1, 1)
+        coef = np.hstack([coef, intercept])
+        liblinear = estimator.solver == "liblinear"  # binary only in scikit-learn >= 1.8
+        lam[-1] = 1.0 / estimator.intercept_scaling**2 if liblinear else 0.0
+    if penalty is None:
+        return coef, 0.0 * lam[None, :], 1.0, fit_intercept
+    return coef, lam[None, :], estimator.C, fit_intercept
+
+
 class BinaryLogisticRule(ClassLabelsMixin, LinearRule):
     """Calculus of a fitted binary ``LogisticRegression``."""
 
-    estimator_names = ("LogisticRegression",)
-
     def __init__(self, estimator):
-        penalty = _check_penalty(estimator)
-        coef = np.asarray(estimator.coef_, dtype=np.float64).reshape(1, -1)
-        fit_intercept = bool(estimator.fit_intercept)
-        lam = np.ones(coef.shape[1] + fit_intercept)
-        if fit_intercept:
-            intercept = np.asarray(estimator.intercept_, dtype=np.float64).reshape(1, 1)
-            coef = np.hstack([coef, intercept])
-            liblinear = estimator.solver == "liblinear"
-            lam[-1] = 1.0 / estimator.intercept_scaling**2 if liblinear else 0.0
-        if penalty is None:
-            lam[:] = 0.0
-        super().__init__(
-            coef, lam[None, :], 1.0 if penalty is None else estimator.C, fit_intercept
-        )
+        LinearRule.__init__(self, *_logistic_parameters(estimator))
         self._init_classes(estimator)
 
     def encode_targets(self, y):
@@ -101,18 +102,7 @@ class MultinomialLogisticRule(ClassLabelsMixin, LinearRule):
     coupled = True
 
     def __init__(self, estimator):
-        penalty = _check_penalty(estimator)
-        coef = np.asarray(estimator.coef_, dtype=np.float64)
-        fit_intercept = bool(estimator.fit_intercept)
-        lam = np.ones(coef.shape[1] + fit_intercept)
-        if fit_intercept:
-            coef = np.hstack([coef, np.asarray(estimator.intercept_, dtype=np.float64)[:, None]])
-            lam[-1] = 0.0
-        if penalty is None:
-            lam[:] = 0.0
-        super().__init__(
-            coef, lam[None, :], 1.0 if penalty is None else estimator.C, fit_intercept
-        )
+        LinearRule.__init__(self, *_logistic_parameters(estimator))
         self._init_classes(estimator)
 
     def encode_targets(self, y):
