@@ -7,7 +7,24 @@ outliers, and what happens if they are dropped, without retraining.
 from ._loo import loo_refit
 from ._solvers import SingularHessianError
 from .explainer import InfluenceExplainer
+from .pruning import (
+    InfluencePrunedClassifier,
+    InfluencePrunedRegressor,
+    InfluencePruner,
+    influence_scores,
+)
+from .ranking import rank_suspicious
 
 __version__ = "0.1.0.dev0"
 
-__all__ = ["InfluenceExplainer", "SingularHessianError", "loo_refit", "__version__"]
+__all__ = [
+    "InfluenceExplainer",
+    "InfluencePrunedClassifier",
+    "InfluencePrunedRegressor",
+    "InfluencePruner",
+    "SingularHessianError",
+    "influence_scores",
+    "loo_refit",
+    "rank_suspicious",
+    "__version__",
+]

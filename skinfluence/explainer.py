@@ -359,6 +359,21 @@ class InfluenceExplainer:
             return np.sum(rule.loss_gradient(self._Y, self._Z) * dZ, axis=1)
         return rule.loss_change(self._Y, self._Z, dZ)
 
+    def training_loss(self):
+        """Each training point's own loss at the fitted parameters.
+
+        The baseline ranking of Koh & Liang (2017, §5.4): rows the model fits
+        worst. Same loss as :meth:`influence` (unweighted, unregularised; the
+        real hinge for hinge-loss models).
+
+        Returns
+        -------
+        training_loss : ndarray of shape (n_train,)
+            ``ℓ(z_i, θ̂)``.
+        """
+        self._check_fitted()
+        return self._rule.loss(self._Y, self._Z)
+
     def params_change(self, indices=None):
         """Change of the parameters when each training point is removed.
 

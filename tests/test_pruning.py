@@ -1,0 +1,259 @@
+"""InfluencePruner and the pruned meta-estimators: sklearn contracts, semantics, refits."""
+
+import numpy as np
+import pandas as pd
+import pytest
+import scipy.sparse as sp
+from sklearn.compose import make_column_transformer
+from sklearn.datasets import load_breast_cancer
+from sklearn.linear_model import LinearRegression, LogisticRegression, Ridge
+from sklearn.model_selection import GridSearchCV, KFold, StratifiedKFold
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import OneHotEncoder, StandardScaler
+from sklearn.svm import LinearSVC
+from sklearn.tree import DecisionTreeClassifier
+from sklearn.utils._param_validation import InvalidParameterError
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+from skinfluence import (
+    InfluenceExplainer,
+    InfluencePrunedClassifier,
+    InfluencePrunedRegressor,
+    InfluencePruner,
+    influence_scores,
+    loo_refit,
+)
+
+
+def _expected_failures(estimator):
+    if getattr(estimator, "contamination", None):
+        reason = (
+            "Dropping a row of weight 2 is not dropping one of two copies: with "
+            "contamination > 0 the rows dropped differ between the two formulations."
+        )
+        return {
+            "check_sample_weight_equivalence_on_dense_data": reason,
+            "check_sample_weight_equivalence_on_sparse_data": reason,
+        }
+    return {}
+
+
+@parametrize_with_checks(
+    [
+        InfluencePrunedClassifier(),
+        InfluencePrunedClassifier(contamination=0.1, strategy="validation", cv=3),
+        InfluencePrunedRegressor(contamination=0.1, method="newton"),
+        InfluencePruner(),
+    ],
+    expected_failed_checks=_expected_failures,
+)
+def test_sklearn_compatible(estimator, check):
+    check(estimator)
+
+
+def _line_with_outliers(seed, n=100):
+    """First et al.'s robust-regression data: y = −5x + 5 + noise, two points at y = 100."""
+    rng = np.random.default_rng(seed)
+    X = rng.uniform(0, 10, size=(n, 1))
+    y = -5 * X[:, 0] + 5 + rng.normal(0, 1, n)
+    outliers = np.sort(rng.choice(n, 2, replace=False))
+    y[outliers] = 100.0
+    return X, y, outliers
+
+
+@pytest.mark.parametrize("seed", range(5))
+@pytest.mark.parametrize("estimator", [LinearRegression(), Ridge(alpha=1.0)])
+def test_auto_threshold_removes_exactly_the_planted_outliers(seed, estimator):
+    X, y, outliers = _line_with_outliers(seed)
+    reg = InfluencePrunedRegressor(estimator).fit(X, y)
+    np.testing.assert_array_equal(np.flatnonzero(~reg.support_), outliers)
+    # The refit recovers the line on [0, 10]; the fit on all rows does not.
+    def line_error(est):
+        return np.max(np.abs(est.predict([[0.0], [10.0]]) - np.array([5.0, -45.0])))
+
+    assert line_error(reg) < 0.8
+    assert line_error(LinearRegression().fit(X, y)) > 4 * line_error(reg)
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_auto_threshold_keeps_clean_data(seed):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(300, 4))
+    y_reg = X @ rng.normal(size=4) + rng.normal(size=300)
+    y_clf = (X @ rng.normal(size=4) + rng.logistic(size=300) > 0).astype(int)
+    assert InfluencePrunedRegressor(LinearRegression()).fit(X, y_reg).n_pruned_ == 0
+    assert InfluencePrunedClassifier().fit(X, y_clf).n_pruned_ == 0
+
+
+@pytest.fixture(scope="module")
+def noisy_cancer():
+    X, y = load_breast_cancer(return_X_y=True)
+    X = StandardScaler().fit_transform(X)
+    rng = np.random.default_rng(0)
+    flipped = rng.choice(len(y), 40, replace=False)
+    y_noisy = y.copy()
+    y_noisy[flipped] = 1 - y_noisy[flipped]
+    return X, y_noisy, flipped
+
+
+def test_self_scores_are_the_self_influence_of_the_refined_fit(noisy_cancer):
+    X, y, _ = noisy_cancer
+    est = LogisticRegression(C=0.5)
+    pruner = InfluencePruner(est, contamination=0.05).fit(X, y)
+    tight = LogisticRegression(C=0.5, solver="newton-cholesky", tol=1e-12).fit(X, y)
+    expected = InfluenceExplainer().fit(tight, X, y).self_influence()
+    np.testing.assert_allclose(pruner.scores_, expected, rtol=1e-6, atol=1e-12)
+    # contamination: exactly round(0.05 n) rows, the highest scores.
+    n_drop = round(0.05 * len(y))
+    dropped = np.flatnonzero(~pruner.support_)
+    assert dropped.size == n_drop
+    assert set(dropped) == set(np.argsort(-expected)[:n_drop])
+    assert pruner.threshold_ == pytest.approx(np.sort(expected)[-n_drop])
+    np.testing.assert_array_equal(pruner.sample_indices_, np.flatnonzero(pruner.support_))
+    # The flagged rows are mostly the flipped labels (random picking: 7 %).
+    _, _, flipped = noisy_cancer
+    assert np.isin(dropped, flipped).mean() > 0.5
+
+
+def test_numeric_threshold(noisy_cancer):
+    X, y, _ = noisy_cancer
+    pruner = InfluencePruner(LogisticRegression(), threshold=0.01).fit(X, y)
+    np.testing.assert_array_equal(pruner.support_, pruner.scores_ <= 0.01)
+    assert pruner.threshold_ == 0.01
+
+
+def test_validation_scores_match_refits():
+    """Each row's score is minus the mean held-out loss change of refitting without it."""
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(45, 3))
+    y = X @ np.array([1.0, -2.0, 0.5]) + rng.normal(size=45)
+    y[[4, 30]] += 8.0
+    cv = KFold(3, shuffle=True, random_state=0)
+    scores, fitted = influence_scores(
+        Ridge(alpha=2.0), X, y, strategy="validation", cv=cv, method="newton"
+    )
+    assert fitted is None
+    expected = np.zeros(45)
+    for train, val in cv.split(X):
+        est = Ridge(alpha=2.0).fit(X[train], y[train])
+        truth = loo_refit(est, X[train], y[train], X[val], y[val]).influence
+        expected[train] -= truth.mean(axis=0) / 2  # each row is trained on in 2 of 3 folds
+    np.testing.assert_allclose(scores, expected, rtol=1e-8, atol=1e-12)
+    assert set(np.argsort(-scores)[:2]) == {4, 30}
+
+
+def test_imblearn_pipeline_drops_rows_when_fitting_only(noisy_cancer):
+    imblearn_pipeline = pytest.importorskip("imblearn.pipeline")
+    X, y, _ = noisy_cancer
+    pipe = imblearn_pipeline.make_pipeline(
+        StandardScaler(),
+        InfluencePruner(LogisticRegression(), contamination=0.05),
+        LogisticRegression(),
+    ).fit(X, y)
+    pruner = pipe.steps[1][1]
+    keep = pruner.sample_indices_
+    assert keep.size == len(y) - round(0.05 * len(y))
+    Xs = StandardScaler().fit_transform(X)
+    expected = LogisticRegression().fit(Xs[keep], y[keep])
+    np.testing.assert_allclose(pipe[-1].coef_, expected.coef_, rtol=1e-6)
+    assert pipe.predict(X).shape == (len(y),)  # nothing dropped at predict time
+
+
+def test_fit_resample_keeps_types_and_weights_are_used(noisy_cancer):
+    X, y, _ = noisy_cancer
+    sw = np.random.default_rng(0).uniform(0.5, 2, len(y))
+    sw[:10] = 0.0
+    pruner = InfluencePruner(LogisticRegression(), contamination=0.1)
+    Xs, ys = pruner.fit_resample(sp.csr_matrix(X), y, sample_weight=sw)
+    assert sp.issparse(Xs) and Xs.shape[0] == ys.shape[0]
+    # Zero-weight rows are not scored, not counted, not dropped.
+    assert pruner.support_[:10].all()
+    assert np.sum(~pruner.support_) == round(0.1 * (len(y) - 10))
+    dense = InfluencePruner(LogisticRegression(), contamination=0.1).fit(X, y, sample_weight=sw)
+    np.testing.assert_allclose(pruner.scores_, dense.scores_, rtol=1e-9, atol=1e-14)
+
+
+def test_dataframe_with_categorical_pipeline():
+    rng = np.random.default_rng(0)
+    df = pd.DataFrame(
+        {"x": rng.normal(size=80), "colour": rng.choice(["red", "green", "blue"], 80)}
+    )
+    y = df["x"] * 2 + (df["colour"] == "red") + 0.1 * rng.normal(size=80)
+    y.iloc[[5, 50]] = 40.0
+    model = make_pipeline(
+        make_column_transformer((OneHotEncoder(), ["colour"]), remainder="passthrough"),
+        Ridge(alpha=0.1),
+    )
+    reg = InfluencePrunedRegressor(model).fit(df, y)
+    np.testing.assert_array_equal(np.flatnonzero(~reg.support_), [5, 50])
+    assert reg.predict(df).shape == (80,)
+    np.testing.assert_array_equal(reg.feature_names_in_, ["x", "colour"])
+
+
+def test_grid_search_tunes_pruning_and_inner_parameters_on_unpruned_folds(noisy_cancer):
+    X, y, _ = noisy_cancer
+    model = InfluencePrunedClassifier(LogisticRegression())
+    cv = StratifiedKFold(3, shuffle=True, random_state=0)
+    grid = GridSearchCV(
+        model, {"contamination": [0.0, 0.08], "estimator__C": [0.1, 1.0]}, cv=cv
+    ).fit(X, y)
+    assert grid.best_estimator_.estimator_.C in (0.1, 1.0)
+    # Each validation fold is scored whole: recompute one cell by hand.
+    params = grid.cv_results_["params"][3]
+    manual = []
+    for train, val in cv.split(X, y):
+        est = InfluencePrunedClassifier(LogisticRegression()).set_params(**params)
+        est.fit(X[train], y[train])
+        assert est.n_pruned_ == round(params["contamination"] * len(train))
+        manual.append(est.score(X[val], y[val]))
+    assert grid.cv_results_["mean_test_score"][3] == pytest.approx(np.mean(manual))
+
+
+def test_pruned_classifier_in_plain_pipeline_delegates(noisy_cancer):
+    X, y, _ = noisy_cancer
+    pipe = make_pipeline(
+        StandardScaler(), InfluencePrunedClassifier(LogisticRegression(), contamination=0.05)
+    ).fit(X, y)
+    inner = pipe[-1]
+    assert inner.n_pruned_ == round(0.05 * len(y))
+    np.testing.assert_array_equal(inner.classes_, [0, 1])
+    np.testing.assert_allclose(
+        pipe.predict_proba(X), inner.estimator_.predict_proba(pipe[0].transform(X))
+    )
+    assert pipe.decision_function(X).shape == (len(y),)
+    svc = InfluencePrunedClassifier(LinearSVC(), contamination=0.05).fit(X, y)
+    assert not hasattr(svc, "predict_proba")
+    assert svc.decision_function(X).shape == (len(y),)
+
+
+def test_a_class_is_never_dropped_entirely():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(60, 2))
+    y = np.r_[np.zeros(57, dtype=int), np.ones(3, dtype=int)]
+    clf = InfluencePrunedClassifier(contamination=0.5).fit(X, y)
+    assert np.unique(y[clf.support_]).tolist() == [0, 1]
+    np.testing.assert_array_equal(clf.classes_, [0, 1])
+
+
+def test_errors_and_no_mutation(noisy_cancer):
+    X, y, _ = noisy_cancer
+    X0, y0 = X.copy(), y.copy()
+    est = LogisticRegression(C=0.3)
+    InfluencePrunedClassifier(est, contamination=0.1).fit(X, y)
+    np.testing.assert_array_equal(X, X0)
+    np.testing.assert_array_equal(y, y0)
+    assert not hasattr(est, "coef_")
+    with pytest.raises(TypeError, match="not a supported classifier"):
+        InfluencePrunedClassifier(DecisionTreeClassifier()).fit(X, y)
+    with pytest.raises(InvalidParameterError, match="contamination"):
+        InfluencePruner(contamination=0.7).fit(X, y)
+    with pytest.raises(InvalidParameterError, match="strategy"):
+        InfluencePruner(strategy="loss").fit(X, y)
+    with pytest.raises(InvalidParameterError, match="threshold"):
+        InfluencePruner(threshold="valley").fit(X, y)
+    with pytest.raises(ValueError, match="at least 2 classes"):
+        InfluencePruner().fit(X, np.zeros(len(y)))
+    with pytest.raises(ValueError, match="NaN"):
+        X_nan = X.copy()
+        X_nan[0, 0] = np.nan
+        InfluencePruner().fit(X_nan, y)
