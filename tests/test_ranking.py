@@ -1,0 +1,92 @@
+"""rank_suspicious and training_loss; a small Koh & Liang Fig. 6 with real relabelling."""
+
+import numpy as np
+import pytest
+from sklearn.datasets import load_breast_cancer
+from sklearn.linear_model import LogisticRegression, Ridge
+from sklearn.model_selection import train_test_split
+from sklearn.preprocessing import StandardScaler
+from sklearn.svm import LinearSVC
+
+from skinfluence import InfluenceExplainer, rank_suspicious
+
+
+def _model():
+    return LogisticRegression(solver="newton-cholesky", tol=1e-10)
+
+
+def test_training_loss_is_the_estimators_loss(cancer):
+    X, y, _, _ = cancer
+    clf = _model().fit(X, y)
+    loss = InfluenceExplainer().fit(clf, X, y).training_loss()
+    p = clf.predict_proba(X)[np.arange(len(y)), y]
+    np.testing.assert_allclose(loss, -np.log(p), rtol=1e-8, atol=1e-12)
+    reg = Ridge().fit(X, X[:, 0])
+    loss = InfluenceExplainer().fit(reg, X, X[:, 0]).training_loss()
+    np.testing.assert_allclose(loss, (reg.predict(X) - X[:, 0]) ** 2, rtol=1e-10)
+    svc = LinearSVC(loss="hinge", tol=1e-8, max_iter=100_000).fit(X, y)
+    loss = InfluenceExplainer().fit(svc, X, y).training_loss()
+    margin = (2 * y - 1) * svc.decision_function(X)
+    np.testing.assert_allclose(loss, np.maximum(0, 1 - margin), atol=1e-12)
+
+
+def test_orders(cancer):
+    X, y, _, _ = cancer
+    expl = InfluenceExplainer().fit(_model().fit(X, y), X, y)
+    order = rank_suspicious(expl)
+    assert np.all(np.diff(expl.self_influence()[order]) <= 0)
+    order = rank_suspicious(expl, by="loss")
+    assert np.all(np.diff(expl.training_loss()[order]) <= 0)
+    r1 = rank_suspicious(expl, by="random", random_state=0)
+    np.testing.assert_array_equal(np.sort(r1), np.arange(len(y)))
+    np.testing.assert_array_equal(r1, rank_suspicious(expl, by="random", random_state=0))
+    with pytest.raises(ValueError, match="by must be"):
+        rank_suspicious(expl, by="influence")
+    with pytest.raises(TypeError, match="InfluenceExplainer"):
+        rank_suspicious(_model())
+    with pytest.raises(Exception, match="not fitted"):
+        rank_suspicious(InfluenceExplainer(), by="random")
+
+
+def test_fixing_mislabelled_rows_koh_liang_fig6():
+    """Flip 10 % of labels; checking the top 20 % by self-influence finds most flips.
+
+    Measured (benchmarks/bench_mislabel.py, 10 seeds) on breast_cancer: found
+    0.96 by influence, 0.95 by loss, 0.18 at random at 20 %. Asserted with
+    margin over 4 seeds: influence ≥ 0.85 and ≥ loss − 0.05 at 20 %, ≥ 3× random
+    at every budget, and relabelling what it finds recovers test accuracy.
+    """
+    X_all, y_all = load_breast_cancer(return_X_y=True)
+    results = []
+    for seed in range(4):
+        X, X_te, y, y_te = train_test_split(
+            X_all, y_all, test_size=0.3, stratify=y_all, random_state=seed
+        )
+        scaler = StandardScaler().fit(X)
+        X, X_te = scaler.transform(X), scaler.transform(X_te)
+        rng = np.random.default_rng(seed)
+        flipped = rng.choice(len(y), round(0.1 * len(y)), replace=False)
+        y_noisy = y.copy()
+        y_noisy[flipped] = 1 - y_noisy[flipped]
+        expl = InfluenceExplainer().fit(_model().fit(X, y_noisy), X, y_noisy)
+        row = {}
+        for by in ("self_influence", "loss", "random"):
+            order = rank_suspicious(expl, by=by, random_state=seed)
+            found = [np.isin(order[: round(b * len(y))], flipped).sum() / flipped.size
+                     for b in (0.05, 0.1, 0.2, 0.3)]
+            row[by] = found
+        checked = rank_suspicious(expl)[: round(0.2 * len(y))]
+        y_fixed = y_noisy.copy()
+        y_fixed[checked] = y[checked]  # the oracle relabels what was checked
+        row["acc"] = (
+            _model().fit(X, y_noisy).score(X_te, y_te),
+            _model().fit(X, y_fixed).score(X_te, y_te),
+            _model().fit(X, y).score(X_te, y_te),
+        )
+        results.append(row)
+    mean = {k: np.mean([r[k] for r in results], axis=0) for k in results[0]}
+    assert mean["self_influence"][2] >= 0.85
+    assert mean["self_influence"][2] >= mean["loss"][2] - 0.05
+    assert np.all(mean["self_influence"] >= 3 * mean["random"])
+    noisy_acc, fixed_acc, clean_acc = mean["acc"]
+    assert fixed_acc > noisy_acc and fixed_acc >= clean_acc - 0.01
