@@ -52,7 +52,7 @@ def test_fixing_mislabelled_rows_koh_liang_fig6():
     """Flip 10 % of labels; checking the top 20 % by self-influence finds most flips.
 
     Measured (benchmarks/bench_mislabel.py, 10 seeds) on breast_cancer: found
-    0.96 by influence, 0.95 by loss, 0.18 at random at 20 %. Asserted with
+    0.97 by influence, 0.97 by loss, 0.18 at random at 20 %. Asserted with
     margin over 4 seeds: influence ≥ 0.85 and ≥ loss − 0.05 at 20 %, ≥ 3× random
     at every budget, and relabelling what it finds recovers test accuracy.
     """
