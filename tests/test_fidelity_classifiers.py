@@ -77,7 +77,7 @@ def hinge_case():
     X, y = load_digits(return_X_y=True)
     y = (y >= 5).astype(int)
     X, X_test, y, y_test = train_test_split(X / 16.0, y, test_size=0.3, stratify=y, random_state=0)
-    svc = LinearSVC(loss="hinge", C=0.01, tol=1e-10, max_iter=1_000_000).fit(X, y)
+    svc = LinearSVC(loss="hinge", C=0.01, tol=1e-10, max_iter=1_000_000, random_state=0).fit(X, y)
     margins = (2 * y_test - 1) * svc.decision_function(X_test)
     w = int(np.argmin(margins))
     truth = loo_refit(svc, X, y, X_test[w : w + 1], y_test[w : w + 1], n_jobs=2)
@@ -103,7 +103,7 @@ def test_squared_hinge_linear_svc_matches_refits(cancer, n_classes):
     X, y, X_test, y_test = cancer
     if n_classes == 3:
         y, y_test = (X[:, 0] > 0) + y, (X_test[:, 0] > 0) + y_test
-    svc = LinearSVC(C=0.1, tol=1e-12, max_iter=100_000).fit(X, y)
+    svc = LinearSVC(C=0.1, tol=1e-12, max_iter=100_000, random_state=0).fit(X, y)
     truth = loo_refit(svc, X, y, X_test, y_test)
     expl = InfluenceExplainer(method="newton").fit(svc, X, y)
     assert pearson(expl.influence(X_test, y_test), truth.influence) >= 0.99

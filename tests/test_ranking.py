@@ -24,7 +24,7 @@ def test_training_loss_is_the_estimators_loss(cancer):
     reg = Ridge().fit(X, X[:, 0])
     loss = InfluenceExplainer().fit(reg, X, X[:, 0]).training_loss()
     np.testing.assert_allclose(loss, (reg.predict(X) - X[:, 0]) ** 2, rtol=1e-10)
-    svc = LinearSVC(loss="hinge", tol=1e-8, max_iter=100_000).fit(X, y)
+    svc = LinearSVC(loss="hinge", tol=1e-8, max_iter=100_000, random_state=0).fit(X, y)
     loss = InfluenceExplainer().fit(svc, X, y).training_loss()
     margin = (2 * y - 1) * svc.decision_function(X)
     np.testing.assert_allclose(loss, np.maximum(0, 1 - margin), atol=1e-12)

@@ -58,6 +58,7 @@ def test_logistic_objective_is_sklearns(cancer, solver, fit_intercept, class_wei
         intercept_scaling=2.5,
         tol=1e-12,
         max_iter=100_000,
+        random_state=0,
     ).fit(X, y, sample_weight=sw)
     _, _, rule = rule_for(clf)
     sw = np.ones(len(y)) if sw is None else sw
@@ -80,7 +81,7 @@ def test_liblinear_intercept_penalty_matters(cancer):
 @pytest.mark.parametrize("solver", ["lbfgs", "newton-cholesky", "newton-cg"])
 def test_unpenalised_logistic(cancer, solver):
     X, y, _, _ = cancer
-    clf = LogisticRegression(C=np.inf, solver=solver, tol=1e-12, max_iter=100_000)
+    clf = LogisticRegression(C=np.inf, solver=solver, tol=1e-12, max_iter=100_000, random_state=0)
     clf.fit(X[:, :4], y)
     _, _, rule = rule_for(clf)
     assert np.all(rule.penalty == 0) and rule.scale == 1.0
@@ -198,7 +199,7 @@ def test_multinomial_objective_is_sklearns(digits_small, solver, fit_intercept, 
     y3 = y % 3
     sw = sample_weights(weighted or None, len(y))
     clf = LogisticRegression(
-        C=0.5, solver=solver, fit_intercept=fit_intercept, tol=1e-12, max_iter=5_000,
+        C=0.5, solver=solver, fit_intercept=fit_intercept, tol=1e-12, max_iter=5_000, random_state=0,
         class_weight="balanced" if weighted else None,
     ).fit(X, y3, sample_weight=sw)
     _, _, rule = rule_for(clf)
@@ -218,7 +219,7 @@ def test_linear_svc_objective_is_liblinears(digits_small, dual, fit_intercept, c
     sw = sample_weights(True, len(y))
     clf = LinearSVC(
         C=0.1, dual=dual, fit_intercept=fit_intercept, intercept_scaling=2.0,
-        class_weight=class_weight, tol=1e-12, max_iter=100_000,
+        class_weight=class_weight, tol=1e-12, max_iter=100_000, random_state=0,
     )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
@@ -230,7 +231,7 @@ def test_linear_svc_objective_is_liblinears(digits_small, dual, fit_intercept, c
 def test_linear_svc_one_vs_rest_class_weight_convention_matters(digits_small):
     X, y = digits_small
     y3 = y % 3
-    clf = LinearSVC(C=0.1, class_weight={0: 5.0, 1: 1.0, 2: 0.2}, tol=1e-12, max_iter=100_000).fit(X, y3)
+    clf = LinearSVC(C=0.1, class_weight={0: 5.0, 1: 1.0, 2: 0.2}, tol=1e-12, max_iter=100_000, random_state=0).fit(X, y3)
     _, _, rule = rule_for(clf)
     sw = np.ones(len(y))
     assert relative_stationarity(rule, X, y3, sw) < 1e-6
@@ -275,7 +276,7 @@ def test_sgd_objectives_match_deterministic_equivalents(cancer):
     np.testing.assert_allclose(_refined(sgdr, X, target, sw), np.append(ridge.coef_, ridge.intercept_), atol=1e-8)
 
     sgd = SGDClassifier(loss="squared_hinge", alpha=a, fit_intercept=False, random_state=0).fit(X, y)
-    svc = LinearSVC(C=1 / (a * n), fit_intercept=False, tol=1e-12, max_iter=100_000).fit(X, y)
+    svc = LinearSVC(C=1 / (a * n), fit_intercept=False, tol=1e-12, max_iter=100_000, random_state=0).fit(X, y)
     np.testing.assert_allclose(_refined(sgd, X, y), svc.coef_.ravel(), atol=1e-6)
 
 
