@@ -1,6 +1,7 @@
 """InfluenceExplainer: influence of each training point of a fitted linear model."""
 
 import copy
+import functools
 import numbers
 import warnings
 
@@ -8,9 +9,16 @@ import numpy as np
 from sklearn.exceptions import ConvergenceWarning, NotFittedError
 
 from ._design import row_chunks
+from ._parallel import map_chunks, split_for_workers
 from ._refine import newton_refine
 from ._rules import rule_for
-from ._solvers import SOLVERS
+from ._solvers import (
+    SOLVERS,
+    check_solver_params,
+    choose_solver,
+    dual_applies,
+    make_inverse,
+)
 from ._validation import (
     check_indices,
     check_sample_weight,
@@ -20,6 +28,9 @@ from ._validation import (
 
 #: ``stationarity_`` above this triggers the not-at-optimum warning.
 STATIONARITY_TOL = 1e-3
+#: Rows on which the typical influence in ``stationarity_`` is estimated when
+#: the solver is matrix-free (one solve per row).
+STATIONARITY_SAMPLE = 64
 
 _METHODS = ("first_order", "newton")
 
@@ -128,13 +139,24 @@ class InfluenceExplainer:
     """
 
     def __init__(
-        self, method="first_order", damping=0.0, solver="auto", refine=False, smooth_hinge_t=1e-3
+        self,
+        method="first_order",
+        damping=0.0,
+        solver="auto",
+        refine=False,
+        smooth_hinge_t=1e-3,
+        solver_params=None,
+        n_jobs=None,
+        verbose=0,
     ):
         self.method = method
         self.damping = damping
         self.solver = solver
         self.refine = refine
         self.smooth_hinge_t = smooth_hinge_t
+        self.solver_params = solver_params
+        self.n_jobs = n_jobs
+        self.verbose = verbose
 
     # ------------------------------------------------------------------- fit
     def _validate_params(self):
@@ -153,8 +175,19 @@ class InfluenceExplainer:
             )
         if self.solver != "auto" and self.solver not in SOLVERS:
             raise ValueError(
-                f"solver must be 'auto' or one of {tuple(SOLVERS)}, got {self.solver!r}."
+                f"solver must be 'auto' or one of {SOLVERS}, got {self.solver!r}."
             )
+        if self.solver_params is not None and not isinstance(self.solver_params, dict):
+            raise ValueError(
+                f"solver_params must be a dict or None, got {type(self.solver_params).__name__}."
+            )
+        if self.n_jobs is not None and (
+            not isinstance(self.n_jobs, numbers.Integral) or isinstance(self.n_jobs, bool)
+            or self.n_jobs == 0
+        ):
+            raise ValueError(f"n_jobs must be None or a non-zero int, got {self.n_jobs!r}.")
+        if not isinstance(self.verbose, numbers.Integral) or self.verbose < 0:
+            raise ValueError(f"verbose must be a non-negative int, got {self.verbose!r}.")
         if not isinstance(self.refine, (bool, np.bool_)):
             raise ValueError(f"refine must be a bool, got {self.refine!r}.")
         t = self.smooth_hinge_t
@@ -209,23 +242,32 @@ class InfluenceExplainer:
         if self.refine:
             rule, self.n_refine_iter_ = newton_refine(rule, design, Y, s)
 
-        self.solver_ = "cholesky" if self.solver == "auto" else self.solver
-        inverse = rule.hessian(design, Y, s).factorize(self.damping, SOLVERS[self.solver_])
+        if self.solver == "auto":
+            self.solver_ = choose_solver(
+                n, rule.n_outputs * design.n_columns, design.n_columns,
+                dual_applies(rule, self.damping),
+            )
+        else:
+            self.solver_ = self.solver
+        params = check_solver_params(self.solver_, self.solver_params)
+        inverse = make_inverse(self.solver_, rule, design, Y, s, self.damping, params)
 
         Z = rule.decision(design)
         weight = rule.scale * s  # c·sᵢ, (n, 1) or (n, K)
         grad = weight * rule.loss_gradient(Y, Z)  # gᵢ = (c sᵢ ⊙ rᵢ) ⊗ x̃ᵢ
-        M = inverse.leverage_blocks(design)  # M_i[k, l] = x̃ᵢᵀ (H⁻¹)_kl x̃ᵢ
 
         if self.refine:
             rule.write_to(final)
         self.estimator_ = estimator
         self._steps, self._final = steps, final
         self._rule, self._design, self._Y, self._Z = rule, design, Y, Z
-        self._inverse, self._grad, self._M = inverse, grad, M
-        self._newton_weights = _newton_weights(
-            grad, M, weight[:, :, None] * rule.curvature_matrix(Y, Z), inverse.coupled
-        )
+        self._inverse, self._grad = inverse, grad
+        self._curvature = weight[:, :, None] * rule.curvature_matrix(Y, Z)
+        self._M = self._newton_w = None
+        if self.solver_ in ("cholesky", "dual"):
+            # M_i[k, l] = x̃ᵢᵀ (H⁻¹)_kl x̃ᵢ for every row costs what the Hessian
+            # cost; matrix-free solvers compute it only when asked (see _leverage).
+            self._M = inverse.leverage_blocks(design)
         self.params_ = rule.params
         self.n_params_ = rule.n_params
         self.n_train_ = n
@@ -248,13 +290,44 @@ class InfluenceExplainer:
         return self
 
     def _stationarity(self, design, Y, s):
+        solve = getattr(self._inverse, "accurate_solve", self._inverse.solve)
         G = self._rule.objective_gradient(design, Y, s)
-        decrement2 = float(np.sum(G * self._inverse.solve(G[:, :, None])[:, :, 0]))
-        per_sample = np.sqrt(np.einsum("ik,ikl,il->i", self._grad, self._M, self._grad))
+        decrement2 = float(np.sum(G * solve(G[:, :, None])[:, :, 0]))
+        rows = np.flatnonzero(np.any(self._grad != 0, axis=1))
+        if self._M is not None:
+            g = self._grad[rows]
+            q = np.einsum("ik,ikl,il->i", g, self._M[rows], g)
+        else:
+            # matrix-free: gᵢᵀ H⁻¹ gᵢ by one solve per row, on evenly spaced rows
+            if rows.size > STATIONARITY_SAMPLE:
+                rows = rows[np.linspace(0, rows.size - 1, STATIONARITY_SAMPLE).astype(int)]
+            Xr = design.dense_rows(rows)
+            Gr = self._grad[rows].T[:, None, :] * Xr.T[None]  # (K, p̃, m): gᵢ = rᵢ ⊗ x̃ᵢ
+            q = np.einsum("kdm,kdm->m", Gr, solve(Gr))
+        per_sample = np.sqrt(np.maximum(q, 0.0))
         per_sample = per_sample[per_sample > 0]
         if per_sample.size == 0:
             return 0.0 if decrement2 == 0 else np.inf
         return float(np.sqrt(max(decrement2, 0.0)) / np.median(per_sample))
+
+    def _leverage_of(self, rows):
+        """``M_i = Uᵢᵀ H⁻¹ Uᵢ`` for the training rows ``rows``, chunked through joblib."""
+        K, d = self._rule.n_outputs, self._design.n_columns
+        width = K if self._inverse.coupled else 1
+        chunks = list(row_chunks(rows.size, 8 * 4 * K * d * width, 1024))
+        chunks = split_for_workers(chunks, self.n_jobs)
+        parts = map_chunks(
+            functools.partial(_leverage_chunk, self._inverse, self._design, rows),
+            chunks, n_jobs=self.n_jobs, verbose=self.verbose, desc="leverage of training rows",
+        )
+        return np.concatenate(parts) if parts else np.zeros((0, K, K))
+
+    @property
+    def _leverage(self):
+        """``M_i`` for every training row (computed on first use by matrix-free solvers)."""
+        if self._M is None:
+            self._M = self._leverage_of(np.arange(self.n_train_))
+        return self._M
 
     # -------------------------------------------------------------- helpers
     def _check_fitted(self):
@@ -268,7 +341,11 @@ class InfluenceExplainer:
         """``ŵᵢ`` with ``Δθᵢ = H⁻¹ (ŵᵢ ⊗ x̃ᵢ)``: ``c sᵢ rᵢ`` or its Newton correction."""
         if self.method == "first_order":
             return self._grad[index]
-        return self._newton_weights[index]
+        if self._newton_w is None:
+            self._newton_w = _newton_weights(
+                self._grad, self._leverage, self._curvature, self._inverse.coupled
+            )
+        return self._newton_w[index]
 
     def _test_data(self, X_test, y_test):
         rule = self._rule
@@ -297,46 +374,15 @@ class InfluenceExplainer:
         """
         self._check_fitted()
         design_t, Yt = self._test_data(X_test, y_test)
-        rule, n, K = self._rule, self.n_train_, self._rule.n_outputs
-        Zt = rule.decision(design_t)
-        Rt = rule.loss_gradient(Yt, Zt)
-        W = self._train_weights()
-        inverse, design, d = self._inverse, self._design, self._design.n_columns
-        out = np.empty((design_t.n_samples, n))
-        first_order = self.method == "first_order"
-        for rows in row_chunks(design_t.n_samples, 8 * (1 if first_order else 3) * n * K):
-            Xt = design_t.dense_rows(rows)  # (m, p̃)
-            m = Xt.shape[0]
-            if first_order:
-                # Δℓ = Σ_l ŵ_il · (r_test ⊗ x̃_test)ᵀ H⁻¹ (e_l ⊗ x̃ᵢ): r_test folded into the RHS
-                S = inverse.solve(np.stack([(Xt * Rt[rows, k, None]).T for k in range(K)]))
-                for k in range(K):
-                    A = design.rdot(S[k].T)
-                    np.multiply(A, W[:, k], out=A)
-                    if k == 0:
-                        out[rows] = A
-                    else:
-                        out[rows] += A
-                continue
-            # Δz_test,k = Σ_l ŵ_il · x̃_testᵀ (H⁻¹)_kl x̃ᵢ, loss evaluated exactly at z + Δz
-            dZ = np.zeros((K, m, n))
-            if not inverse.coupled:
-                S = inverse.solve(np.repeat(Xt.T[None], K, axis=0))
-                for k in range(K):
-                    dZ[k] = design.rdot(S[k].T) * W[:, k]
-            else:
-                E = np.zeros((K, d, K * m))
-                for k in range(K):
-                    E[k, :, k * m : (k + 1) * m] = Xt.T
-                S = inverse.solve(E)  # S[j][:, k-th m-block] = (H⁻¹)_jk x̃_test
-                for j in range(K):
-                    A = design.rdot(S[j].T).reshape(K, m, n)
-                    A *= W[:, j]
-                    dZ += A
-            out[rows] = rule.loss_change(
-                Yt[rows, None, :], Zt[rows, None, :], dZ.transpose(1, 2, 0)
-            )
-        return out
+        K, n = self._rule.n_outputs, self.n_train_
+        per_row = 8 * (1 if self.method == "first_order" else 3) * n * K
+        chunks = split_for_workers(list(row_chunks(design_t.n_samples, per_row)), self.n_jobs)
+        self._train_weights()  # computed once here, not in every worker
+        parts = map_chunks(
+            functools.partial(_influence_chunk, self, design_t, Yt),
+            chunks, n_jobs=self.n_jobs, verbose=self.verbose, desc="influence on test points",
+        )
+        return np.concatenate(parts) if parts else np.empty((0, n))
 
     def self_influence(self):
         """Change of each training point's own loss when it is removed.
@@ -354,7 +400,7 @@ class InfluenceExplainer:
         """
         self._check_fitted()
         rule = self._rule
-        dZ = np.einsum("ikl,il->ik", self._M, self._train_weights())
+        dZ = np.einsum("ikl,il->ik", self._leverage, self._train_weights())
         if self.method == "first_order":
             return np.sum(rule.loss_gradient(self._Y, self._Z) * dZ, axis=1)
         return rule.loss_change(self._Y, self._Z, dZ)
@@ -417,3 +463,45 @@ def _newton_weights(grad, M, C, coupled):
     K = grad.shape[1]
     A = np.eye(K) - C @ M
     return np.linalg.solve(A, grad[:, :, None])[:, :, 0]
+
+
+def _leverage_chunk(inverse, design, rows, chunk):
+    """``M_i`` for the training rows ``rows[chunk]`` (a joblib task)."""
+    return inverse.leverage_blocks(design.rows(rows[chunk]))
+
+
+def _influence_chunk(expl, design_t, Yt, rows):
+    """Rows ``rows`` of ``influence`` (a joblib task; see ``InfluenceExplainer.influence``)."""
+    rule, inverse, design = expl._rule, expl._inverse, expl._design
+    K, n, d = rule.n_outputs, expl.n_train_, design.n_columns
+    W = expl._train_weights()
+    Xt = design_t.dense_rows(rows)  # (m, p̃)
+    Yr = Yt[rows]
+    Zt = Xt @ rule.coef.T  # (m, K)
+    m = Xt.shape[0]
+    if expl.method == "first_order":
+        # Δℓ = Σ_l ŵ_il · (r_test ⊗ x̃_test)ᵀ H⁻¹ (e_l ⊗ x̃ᵢ): r_test folded into the RHS
+        Rt = rule.loss_gradient(Yr, Zt)
+        S = inverse.solve(np.stack([(Xt * Rt[:, k, None]).T for k in range(K)]))
+        out = np.zeros((m, n))
+        for k in range(K):
+            A = design.rdot(S[k].T)
+            A *= W[:, k]
+            out += A
+        return out
+    # Δz_test,k = Σ_l ŵ_il · x̃_testᵀ (H⁻¹)_kl x̃ᵢ, loss evaluated exactly at z + Δz
+    dZ = np.zeros((K, m, n))
+    if not inverse.coupled:
+        S = inverse.solve(np.repeat(Xt.T[None], K, axis=0))
+        for k in range(K):
+            dZ[k] = design.rdot(S[k].T) * W[:, k]
+    else:
+        E = np.zeros((K, d, K * m))
+        for k in range(K):
+            E[k, :, k * m : (k + 1) * m] = Xt.T
+        S = inverse.solve(E)  # S[j][:, k-th m-block] = (H⁻¹)_jk x̃_test
+        for j in range(K):
+            A = design.rdot(S[j].T).reshape(K, m, n)
+            A *= W[:, j]
+            dZ += A
+    return rule.loss_change(Yr[:, None, :], Zt[:, None, :], dZ.transpose(1, 2, 0))

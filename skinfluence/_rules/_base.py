@@ -175,6 +175,15 @@ class LinearRule:
             return D
         return D[..., :, None] * np.eye(self.n_outputs)
 
+    #: Columns ``j`` along which the objective is flat in ``1_K ⊗ e_j`` (see
+    #: ``FullHessian``); None when the Hessian has no structural null space.
+    null_columns = None
+
+    def curvature_weights(self, design, Y, s):
+        """``Wᵢ = c sᵢ ∂²ℓᵢ/∂z²`` as (n, K, K): ``H = Σᵢ Wᵢ ⊗ x̃ᵢx̃ᵢᵀ + diag(λ)``."""
+        Z = self.decision(design)
+        return self.scale * s[:, :, None] * self.curvature_matrix(Y, Z)
+
     def hessian(self, design, Y, s):
         """``∇²J(θ̂)`` with its per-output structure.
 

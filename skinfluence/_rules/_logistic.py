@@ -105,6 +105,10 @@ class MultinomialLogisticRule(ClassLabelsMixin, LinearRule):
         LinearRule.__init__(self, *_logistic_parameters(estimator))
         self._init_classes(estimator)
 
+    @property
+    def null_columns(self):
+        return self.penalty[0] == 0
+
     def encode_targets(self, y):
         codes = self.encode_labels(y)
         return np.eye(len(self.classes))[codes]
@@ -138,4 +142,4 @@ class MultinomialLogisticRule(ClassLabelsMixin, LinearRule):
         upper = np.triu_indices(K * d, 1)
         H[upper[1], upper[0]] = H[upper]
         H[np.diag_indices_from(H)] += self.penalty.ravel()
-        return FullHessian(H, K, null_columns=self.penalty[0] == 0)
+        return FullHessian(H, K, null_columns=self.null_columns)
