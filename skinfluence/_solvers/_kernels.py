@@ -6,16 +6,21 @@ Compiled lazily on first use and cached on disk (``cache=True``).
 import numba
 import numpy as np
 
+#: Right-hand-side columns handled together by one thread of the CSR kernel.
+COLUMN_BLOCK = 8
+
 
 @numba.njit(parallel=True, cache=True, fastmath=False)
 def csr_hessian_product(indptr, indices, data, intercept, W, V, out):
     """``out[k, :, c] += Σ_i x̃ᵢ Σ_l W[i, k, l] (x̃ᵢᵀ V[l, :, c])`` for CSR ``X``.
 
-    One pass over the rows per right-hand side column ``c`` fuses the three
-    steps of ``X̃ᵀ (W ⊙ (X̃ V))``: the row's predictions, the per-sample
-    curvature (a K × K matrix, diagonal for decoupled outputs) and the
-    scatter back into parameter space; nothing of size ``n`` is allocated.
-    Columns are independent, so they run in parallel.
+    One pass over the rows fuses the three steps of ``X̃ᵀ (W ⊙ (X̃ V))``: the
+    row's predictions, the per-sample curvature (a K × K matrix, diagonal for
+    decoupled outputs) and the scatter back into parameter space; nothing of
+    size ``n`` is allocated. Right-hand-side columns are split into blocks of
+    ``COLUMN_BLOCK``, one thread per block (no write conflicts); within a
+    block the innermost loop runs over contiguous columns of ``V`` and
+    ``out``, so each non-zero touches one cache line.
 
     Parameters
     ----------
@@ -23,36 +28,42 @@ def csr_hessian_product(indptr, indices, data, intercept, W, V, out):
     intercept : bool
         Whether ``x̃ᵢ`` carries a trailing 1 (parameter index ``p``).
     W : ndarray of shape (n, K, K)
-    V : ndarray of shape (K, p̃, r)
+    V : ndarray of shape (K, p̃, r), C-contiguous
     out : ndarray of shape (K, p̃, r), accumulated into
     """
     n = indptr.shape[0] - 1
     K = V.shape[0]
     p = V.shape[1] - 1 if intercept else V.shape[1]
     r = V.shape[2]
-    for c in numba.prange(r):
-        z = np.empty(K)
-        u = np.empty(K)
+    n_blocks = (r + COLUMN_BLOCK - 1) // COLUMN_BLOCK
+    for b in numba.prange(n_blocks):
+        c0 = b * COLUMN_BLOCK
+        c1 = min(c0 + COLUMN_BLOCK, r)
+        z = np.empty((K, c1 - c0))
+        u = np.empty((K, c1 - c0))
         for i in range(n):
             start, stop = indptr[i], indptr[i + 1]
             for k in range(K):
-                acc = V[k, p, c] if intercept else 0.0
+                for c in range(c0, c1):
+                    z[k, c - c0] = V[k, p, c] if intercept else 0.0
                 for jj in range(start, stop):
-                    acc += data[jj] * V[k, indices[jj], c]
-                z[k] = acc
+                    x, j = data[jj], indices[jj]
+                    for c in range(c0, c1):
+                        z[k, c - c0] += x * V[k, j, c]
             for k in range(K):
-                acc = 0.0
-                for m in range(K):
-                    acc += W[i, k, m] * z[m]
-                u[k] = acc
+                for c in range(c1 - c0):
+                    acc = 0.0
+                    for m in range(K):
+                        acc += W[i, k, m] * z[m, c]
+                    u[k, c] = acc
             for k in range(K):
-                uk = u[k]
-                if uk == 0.0:
-                    continue
                 for jj in range(start, stop):
-                    out[k, indices[jj], c] += uk * data[jj]
+                    x, j = data[jj], indices[jj]
+                    for c in range(c0, c1):
+                        out[k, j, c] += u[k, c - c0] * x
                 if intercept:
-                    out[k, p, c] += uk
+                    for c in range(c0, c1):
+                        out[k, p, c] += u[k, c - c0]
 
 
 @numba.njit(cache=True)
