@@ -30,7 +30,7 @@ from ._validation import (
 STATIONARITY_TOL = 1e-3
 #: Rows on which the typical influence in ``stationarity_`` is estimated when
 #: the solver is matrix-free (one solve per row).
-STATIONARITY_SAMPLE = 64
+STATIONARITY_SAMPLE = 32
 
 _METHODS = ("first_order", "newton")
 
@@ -67,9 +67,19 @@ class InfluenceExplainer:
     damping : float, default=0.0
         Added to the Hessian's diagonal before solving. Needed when the
         Hessian is singular (LinearRegression with collinear features).
-    solver : {"auto", "cholesky"}, default="auto"
-        How ``H⁻¹`` is applied. ``"auto"`` currently always means
-        ``"cholesky"`` (exact, LAPACK).
+    solver : {"auto", "cholesky", "dual", "cg", "lissa"}, default="auto"
+        How ``H⁻¹`` is applied:
+
+        - ``"cholesky"``: the dense Hessian, factorised by LAPACK (exact);
+        - ``"dual"``: Woodbury through an ``n × n`` factorisation, for
+          ``p ≫ n`` with an L2 penalty and decoupled outputs (exact);
+        - ``"cg"``: batched, Jacobi-preconditioned conjugate gradients on the
+          matrix-free Hessian (exact to ``tol``; warns if not converged);
+        - ``"lissa"``: the stochastic recursion of Agarwal et al. (2017) used
+          by Koh & Liang (approximate; dense ``X`` only);
+        - ``"auto"``: ``"cholesky"`` when ``K p̃ ≤ 4000``, else ``"dual"``
+          when it applies and ``n < p̃``, ``n ≤ 15,000``, else ``"cg"``.
+          The choice is recorded in ``solver_``.
     refine : bool, default=False
         Polish the fitted parameters with Newton steps on the estimator's own
         objective before explaining (on a copy: the estimator passed to
@@ -82,6 +92,21 @@ class InfluenceExplainer:
         SGDClassifier with ``loss="hinge"``; Koh & Liang 2017, §4.1). ``0``
         uses the hinge's subgradient and zero curvature. Loss changes are
         always those of the real hinge. Ignored for other losses.
+    solver_params : dict, default=None
+        Parameters of the chosen solver. ``"cg"``: ``tol`` (relative
+        residual, default 1e-10), ``maxiter`` (default ``10·K p̃``).
+        ``"lissa"``: ``recursion_depth`` (5000), ``repeats`` (10),
+        ``batch_size`` (50), ``scale`` (None: chosen from the Hessian's
+        largest eigenvalue and a per-row curvature bound, never divergent),
+        ``random_state``. ``"cholesky"`` and ``"dual"`` take none.
+    n_jobs : int, default=None
+        Chunks of test points (``influence``) and of training rows (the
+        leverages of the matrix-free solvers) run through
+        ``joblib.Parallel`` with this many workers; a
+        ``joblib.parallel_config(backend="dask")`` context sends them to a
+        Dask cluster.
+    verbose : int, default=0
+        Progress of chunked work when > 0 (tqdm if installed).
 
     Attributes
     ----------
@@ -98,7 +123,7 @@ class InfluenceExplainer:
         Number of model outputs (1 for binary classification, the number of
         targets for multi-target Ridge).
     solver_ : str
-        The solver used.
+        The solver used (what ``"auto"`` chose).
     stationarity_ : float
         Distance of ``θ̂`` from the optimum of the objective on the training
         data, ``sqrt(∇Jᵀ H⁻¹ ∇J)``, relative to the median over training
@@ -200,9 +225,10 @@ class InfluenceExplainer:
         """Prepare the explanation of a fitted estimator on its training data.
 
         Assembles the Hessian of the estimator's objective at its fitted
-        parameters, factorises it, and computes every training point's
-        gradient and leverage. Cost: ``O(n p̃²)`` for the Hessian and the
-        leverages, ``O(p̃³)`` for the factorisation.
+        parameters (or its matrix-free operator), factorises it, and computes
+        every training point's gradient and, for the factorising solvers,
+        leverage. Cost with ``"cholesky"``: ``O(n p̃²)`` for the Hessian and
+        the leverages, ``O(p̃³)`` for the factorisation.
 
         Parameters
         ----------
@@ -290,7 +316,7 @@ class InfluenceExplainer:
         return self
 
     def _stationarity(self, design, Y, s):
-        solve = getattr(self._inverse, "accurate_solve", self._inverse.solve)
+        solve = getattr(self._inverse, "diagnostic_solve", self._inverse.solve)
         G = self._rule.objective_gradient(design, Y, s)
         decrement2 = float(np.sum(G * solve(G[:, :, None])[:, :, 0]))
         rows = np.flatnonzero(np.any(self._grad != 0, axis=1))
