@@ -77,7 +77,7 @@ class InfluenceExplainer:
           matrix-free Hessian (exact to ``tol``; warns if not converged);
         - ``"lissa"``: the stochastic recursion of Agarwal et al. (2017) used
           by Koh & Liang (approximate; dense ``X`` only);
-        - ``"auto"``: ``"cholesky"`` when ``K p̃ ≤ 4000``, else ``"dual"``
+        - ``"auto"``: ``"cholesky"`` when ``K p̃ ≤ 10,000``, else ``"dual"``
           when it applies and ``n < p̃``, ``n ≤ 15,000``, else ``"cg"``.
           The choice is recorded in ``solver_``.
     refine : bool, default=False

@@ -178,11 +178,12 @@ def test_dual_needs_a_penalty_and_decoupled_outputs(text_like, digits10):
 
 # ---------------------------------------------------------------- auto
 def test_auto_rule():
-    assert choose_solver(10_000, 4000, 4000, dual_ok=True) == "cholesky"
+    assert choose_solver(10_000, 10_000, 1001, dual_ok=True) == "cholesky"
+    assert choose_solver(55_000, 7850, 785, dual_ok=False) == "cholesky"
     assert choose_solver(1_000, 100_001, 100_001, dual_ok=True) == "dual"
     assert choose_solver(50_000, 100_001, 100_001, dual_ok=True) == "cg"
     assert choose_solver(1_000, 100_001, 100_001, dual_ok=False) == "cg"
-    assert choose_solver(55_000, 7850, 785, dual_ok=False) == "cg"
+    assert choose_solver(55_000, 20_010, 2001, dual_ok=False) == "cg"
 
 
 def test_auto_records_its_choice(cancer, text_like, monkeypatch):

@@ -37,8 +37,10 @@ SOLVER_PARAMS = {
 SOLVERS = tuple(SOLVER_PARAMS)
 
 #: ``solver="auto"`` factorises when the dense Hessian has at most this many rows
-#: (``(K p̃)³/3`` flops ≈ 2·10¹⁰, under a second; ``(K p̃)²`` doubles = 128 MB).
-AUTO_CHOLESKY_MAX_PARAMS = 4000
+#: (``(K p̃)³/3`` flops ≈ 3·10¹¹, seconds; ``(K p̃)²`` doubles = 800 MB). Measured
+#: at MNIST shape (K p̃ = 7,850, benchmarks/README.md): factorising beats CG from
+#: ~8 test points on, and is the only practical route to self-influence.
+AUTO_CHOLESKY_MAX_PARAMS = 10_000
 #: ``solver="auto"`` uses the dual (n × n) factorisation up to this many rows
 #: (an n × n matrix of 15,000 rows is 1.8 GB).
 AUTO_DUAL_MAX_SAMPLES = 15_000
@@ -53,7 +55,7 @@ def dual_applies(rule, damping):
 def choose_solver(n_samples, n_params, n_columns, dual_ok):
     """The rule of ``solver="auto"`` (the table in the user guide).
 
-    1. ``K p̃ ≤ 4000``: ``"cholesky"`` (exact; the Hessian is small);
+    1. ``K p̃ ≤ 10,000``: ``"cholesky"`` (exact; the Hessian is small);
     2. else, decoupled outputs with an L2 penalty on every coefficient and
        ``n < p̃``, ``n ≤ 15,000``: ``"dual"`` (exact, ``n × n``);
     3. else ``"cg"`` (exact to its tolerance, matrix-free).
