@@ -408,6 +408,8 @@ class InfluenceExplainer:
             functools.partial(_influence_chunk, self, design_t, Yt),
             chunks, n_jobs=self.n_jobs, verbose=self.verbose, desc="influence on test points",
         )
+        if len(parts) == 1:
+            return parts[0]
         return np.concatenate(parts) if parts else np.empty((0, n))
 
     def self_influence(self):
@@ -509,11 +511,11 @@ def _influence_chunk(expl, design_t, Yt, rows):
         # Δℓ = Σ_l ŵ_il · (r_test ⊗ x̃_test)ᵀ H⁻¹ (e_l ⊗ x̃ᵢ): r_test folded into the RHS
         Rt = rule.loss_gradient(Yr, Zt)
         S = inverse.solve(np.stack([(Xt * Rt[:, k, None]).T for k in range(K)]))
-        out = np.zeros((m, n))
-        for k in range(K):
+        out = None
+        for k in range(K):  # in place: the (m, n) temporaries dominate at small p̃
             A = design.rdot(S[k].T)
             A *= W[:, k]
-            out += A
+            out = A if out is None else np.add(out, A, out=out)
         return out
     # Δz_test,k = Σ_l ŵ_il · x̃_testᵀ (H⁻¹)_kl x̃ᵢ, loss evaluated exactly at z + Δz
     dZ = np.zeros((K, m, n))
