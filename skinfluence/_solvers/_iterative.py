@@ -133,7 +133,7 @@ def largest_eigenvalue(op, n_iter=30, random_state=0):
 LISSA_SCALE_FACTOR = 1.5
 
 
-def lissa(op, B, *, recursion_depth=5000, repeats=10, batch_size=10, scale=None,
+def lissa(op, B, *, recursion_depth=5000, repeats=10, batch_size=50, scale=None,
           random_state=None):
     """``H⁻¹ B`` by LiSSA (Agarwal et al. 2017; Koh & Liang 2017, §3), averaged over ``repeats``.
 
