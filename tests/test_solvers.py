@@ -301,10 +301,13 @@ def test_runs_on_a_dask_cluster(cancer):
                                  dashboard_address=None) as cluster,
         distributed.Client(cluster) as client,
     ):
-        with joblib.parallel_config(backend="dask"):
+        with joblib.parallel_config(backend="dask"), distributed.get_task_stream(client) as ts:
             expl = InfluenceExplainer(method="newton", solver="cg", n_jobs=2).fit(clf, X, y)
             got = expl.influence(Xt, yt), expl.self_influence()
-        assert client.scheduler_info()["workers"]
+        workers = set(client.scheduler_info()["workers"])
+    # the chunks ran as tasks on the cluster's workers
+    assert len(ts.data) >= 2
+    assert workers and {task["worker"] for task in ts.data} <= workers
     assert rel_err(got[0], expected[0]) < 1e-12
     assert rel_err(got[1], expected[1]) < 1e-12
 
