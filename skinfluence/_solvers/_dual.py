@@ -61,11 +61,15 @@ class DualBlock:
             a[p] = self.tau
         self.a_inv = 1.0 / a
         self.s = np.sqrt(np.maximum(w, 0.0))
-        gram = self._gram()  # X̃ Λ_τ⁻¹ X̃ᵀ
-        G = self.s[:, None] * gram * self.s[None, :]
+        # G = I + S X̃ Λ_τ⁻¹ X̃ᵀ S, built and factorised in one n × n array: the
+        # scaling is in place, and G is symmetric, so its transpose (a Fortran-
+        # ordered view) goes to LAPACK without a copy.
+        G = self._gram()
+        G *= self.s[:, None]
+        G *= self.s[None, :]
         G[np.diag_indices_from(G)] += 1.0
         try:
-            self._factor = cho_factor(G, lower=True, overwrite_a=True, check_finite=False)
+            self._factor = cho_factor(G.T, lower=True, overwrite_a=True, check_finite=False)
         except LinAlgError:  # pragma: no cover - G = I + PSD cannot fail but by rounding
             raise SingularHessianError("The dual system I + S X̃ Λ⁻¹ X̃ᵀ S is singular.") from None
         if self.bordered:
@@ -78,12 +82,23 @@ class DualBlock:
                 )
 
     def _gram(self):
+        """``X̃ Λ_τ⁻¹ X̃ᵀ`` as one dense ``n × n`` array, filled by blocks of rows.
+
+        Blocks keep the sparse product's temporaries (whose fill can approach
+        ``n²``) within ``working_memory`` beside the result.
+        """
         X, p = self.design.X, self.design.X.shape[1]
+        n = X.shape[0]
+        gram = np.empty((n, n))
         if sp.issparse(X):
             Xa = X.multiply(self.a_inv[:p]).tocsr()
-            gram = (Xa @ X.T).toarray()
+            XT = X.T.tocsc()
+            for rows in row_chunks(n, 3 * 8 * n):
+                gram[rows] = (Xa[rows] @ XT).toarray()
         else:
-            gram = (X * self.a_inv[:p]) @ X.T
+            Xa = X * self.a_inv[:p]
+            for rows in row_chunks(n, 8 * n, 4096):
+                gram[rows] = Xa[rows] @ X.T
         if self.design.fit_intercept:
             gram += self.a_inv[p]
         return gram
