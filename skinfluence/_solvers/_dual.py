@@ -92,7 +92,7 @@ class DualBlock:
         gram = np.empty((n, n))
         if sp.issparse(X):
             Xa = X.multiply(self.a_inv[:p]).tocsr()
-            XT = X.T.tocsc()
+            XT = X.T.tocsr()  # converted once, not by every block's product
             for rows in row_chunks(n, 3 * 8 * n):
                 gram[rows] = (Xa[rows] @ XT).toarray()
         else:

@@ -161,12 +161,7 @@ def lissa(op, B, *, recursion_depth=5000, repeats=10, batch_size=50, scale=None,
     X : ndarray, same shape as B
     info : dict with the ``scale`` used
     """
-    X = op.design.X
-    if sp.issparse(X):
-        raise TypeError(
-            "solver='lissa' needs dense X; for sparse X use solver='cg' (exact to its "
-            "tolerance, and faster for sparse data)."
-        )
+    X = op.design.X  # dense: make_inverse refuses sparse X for LiSSA
     n = op.design.n_samples
     batch_size = min(batch_size, n)
     rng = check_random_state(random_state)
