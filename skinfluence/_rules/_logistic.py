@@ -35,11 +35,19 @@ def effective_penalty(estimator):
     return penalty
 
 
+_PENALTY_NAMES = {
+    "l1": "an L1",
+    "elasticnet": "an elastic-net",
+    "l1 or elasticnet": "an L1 or elastic-net",
+}
+
+
 def _check_penalty(estimator):
     penalty = effective_penalty(estimator)
     if penalty not in ("l2", None):
         raise ValueError(
-            f"LogisticRegression with a {penalty} penalty is not supported: its "
+            f"LogisticRegression with {_PENALTY_NAMES.get(penalty, repr(penalty))} "
+            "penalty is not supported: its "
             "objective is not twice differentiable. Use an L2 penalty "
             "(l1_ratio=0) or none (C=np.inf)."
         )

@@ -20,6 +20,8 @@ hinge's own subgradient ``−[m < 1]`` and zero curvature. The loss itself, and
 hence every loss change reported, is the real hinge.
 """
 
+import functools
+
 import numpy as np
 from scipy.special import expit
 
@@ -27,34 +29,84 @@ from ._base import LinearRule
 from ._classes import ClassLabelsMixin
 
 
+def _squared_hinge(m):
+    return np.maximum(0.0, 1.0 - m) ** 2
+
+
+def _squared_hinge_d1(m):
+    return -2.0 * np.maximum(0.0, 1.0 - m)
+
+
+def _squared_hinge_d2(m):
+    return 2.0 * (m < 1.0)
+
+
+def _modified_huber(m):
+    return np.where(m >= -1.0, np.maximum(0.0, 1.0 - m) ** 2, -4.0 * m)
+
+
+def _modified_huber_d1(m):
+    return np.where(m >= -1.0, -2.0 * np.maximum(0.0, 1.0 - m), -4.0)
+
+
+def _modified_huber_d2(m):
+    return 2.0 * ((m >= -1.0) & (m < 1.0))
+
+
+def _log_loss(m):
+    return np.logaddexp(0.0, -m)
+
+
+def _log_loss_d1(m):
+    return -expit(-m)
+
+
+def _log_loss_d2(m):
+    return expit(m) * expit(-m)
+
+
+def _hinge(m):
+    return np.maximum(0.0, 1.0 - m)
+
+
+def _hinge_subgradient(m):
+    return -1.0 * (m < 1.0)
+
+
+def _zero_curvature(m):
+    return np.zeros_like(m)
+
+
+def _smooth_hinge_d1(m, t):
+    return -expit((1.0 - m) / t)
+
+
+def _smooth_hinge_d2(m, t):
+    return expit((1.0 - m) / t) * expit(-(1.0 - m) / t) / t
+
+
+_MARGIN_LOSSES = {
+    "squared_hinge": (_squared_hinge, _squared_hinge_d1, _squared_hinge_d2),
+    "modified_huber": (_modified_huber, _modified_huber_d1, _modified_huber_d2),
+    "log_loss": (_log_loss, _log_loss_d1, _log_loss_d2),
+}
+
+
 def margin_loss(name, t=1e-3):
-    """``(φ, φ', φ'')`` of a margin loss, vectorised over ``m``."""
-    if name == "squared_hinge":
-        return (
-            lambda m: np.maximum(0.0, 1.0 - m) ** 2,
-            lambda m: -2.0 * np.maximum(0.0, 1.0 - m),
-            lambda m: 2.0 * (m < 1.0),
-        )
-    if name == "modified_huber":
-        return (
-            lambda m: np.where(m >= -1.0, np.maximum(0.0, 1.0 - m) ** 2, -4.0 * m),
-            lambda m: np.where(m >= -1.0, -2.0 * np.maximum(0.0, 1.0 - m), -4.0),
-            lambda m: 2.0 * ((m >= -1.0) & (m < 1.0)),
-        )
-    if name == "log_loss":
-        return (
-            lambda m: np.logaddexp(0.0, -m),
-            lambda m: -expit(-m),
-            lambda m: expit(m) * expit(-m),
-        )
+    """``(φ, φ', φ'')`` of a margin loss, vectorised over ``m``.
+
+    Module-level functions (or ``functools.partial`` of them), so that rules,
+    and the explainers holding them, pickle.
+    """
+    if name in _MARGIN_LOSSES:
+        return _MARGIN_LOSSES[name]
     if name == "hinge":
-        hinge = lambda m: np.maximum(0.0, 1.0 - m)  # noqa: E731
         if t == 0:
-            return hinge, lambda m: -1.0 * (m < 1.0), lambda m: np.zeros_like(m)
+            return _hinge, _hinge_subgradient, _zero_curvature
         return (
-            hinge,
-            lambda m: -expit((1.0 - m) / t),
-            lambda m: expit((1.0 - m) / t) * expit(-(1.0 - m) / t) / t,
+            _hinge,
+            functools.partial(_smooth_hinge_d1, t=t),
+            functools.partial(_smooth_hinge_d2, t=t),
         )
     raise ValueError(f"unknown margin loss {name!r}")
 
