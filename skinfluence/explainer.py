@@ -132,6 +132,9 @@ class InfluenceExplainer:
         the hinge loss, whose optimum is not a stationary point.
     n_refine_iter_ : int
         Newton steps taken by ``refine`` (0 when ``refine=False``).
+    train_index_ : pandas.Index or None
+        The index of ``X`` passed to ``fit`` when it is a DataFrame, else
+        None. Every table the library returns is indexed by it.
 
     See Also
     --------
@@ -256,6 +259,7 @@ class InfluenceExplainer:
                 "differentiable, and polishing the smooth-hinge surrogate would "
                 "explain a different model. Fit with a tight tol instead."
             )
+        train_index = getattr(X, "index", None)
         X = transform_features(steps, final, X)
         n = X.shape[0]
         y = check_targets(y, n)
@@ -294,6 +298,7 @@ class InfluenceExplainer:
             # M_i[k, l] = x̃ᵢᵀ (H⁻¹)_kl x̃ᵢ for every row costs what the Hessian
             # cost; matrix-free solvers compute it only when asked (see _leverage).
             self._M = inverse.leverage_blocks(design)
+        self.train_index_ = train_index
         self.params_ = rule.params
         self.n_params_ = rule.n_params
         self.n_train_ = n
@@ -432,6 +437,34 @@ class InfluenceExplainer:
         if self.method == "first_order":
             return np.sum(rule.loss_gradient(self._Y, self._Z) * dZ, axis=1)
         return rule.loss_change(self._Y, self._Z, dZ)
+
+    def leverage(self):
+        """Leverage (hat value) of each training row at the fitted parameters.
+
+        With ``Cᵢ = c sᵢ ∂²ℓᵢ/∂z²`` and ``Mᵢ = x̃ᵢᵀ H⁻¹ x̃ᵢ`` (per output), the
+        leverage ``hᵢ = Cᵢ Mᵢ`` is how much row ``i``'s own prediction moves
+        per unit of its own target: the diagonal of the hat matrix of the
+        (penalised, weighted) least-squares problem that one Newton step
+        solves. For least squares without a penalty it is the classical hat
+        value ``x̃ᵢᵀ (X̃ᵀ W X̃)⁻¹ x̃ᵢ wᵢ`` of R's ``hatvalues`` and statsmodels'
+        ``hat_matrix_diag``; for GLM-type losses it is statsmodels'
+        ``GLMInfluence.hat_matrix_diag``. ``0 ≤ hᵢ ≤ 1``; ``hᵢ = 1`` means the
+        row alone determines a parameter.
+
+        Returns
+        -------
+        leverage : ndarray of shape (n_train,) or (n_train, n_outputs)
+            One column per output for decoupled multi-output models
+            (one-vs-rest classifiers, multi-target Ridge). For coupled outputs
+            (multinomial LogisticRegression) the trace of the ``K × K`` block
+            ``Cᵢ Mᵢ``: the row's share of the effective degrees of freedom.
+        """
+        self._check_fitted()
+        CM = self._curvature @ self._leverage
+        if self._inverse.coupled:
+            return np.einsum("ikk->i", CM)
+        h = np.einsum("ikk->ik", CM)
+        return h[:, 0] if h.shape[1] == 1 else h
 
     def training_loss(self):
         """Each training point's own loss at the fitted parameters.
