@@ -6,6 +6,7 @@ outliers, and what happens if they are dropped, without retraining.
 
 from ._loo import loo_refit
 from ._solvers import SingularHessianError
+from .diagnostics import influence_frame, summary_frame, top_influences, verify
 from .explainer import InfluenceExplainer
 from .pruning import (
     InfluencePrunedClassifier,
@@ -23,8 +24,12 @@ __all__ = [
     "InfluencePrunedRegressor",
     "InfluencePruner",
     "SingularHessianError",
+    "influence_frame",
     "influence_scores",
     "loo_refit",
     "rank_suspicious",
+    "summary_frame",
+    "top_influences",
+    "verify",
     "__version__",
 ]
