@@ -233,8 +233,9 @@ def _train_index(explainer):
 
 def _index_of(X, n):
     pd = _pandas("A DataFrame output")
-    index = getattr(X, "index", None)
-    return pd.Index(index) if index is not None else pd.RangeIndex(n)
+    if isinstance(X, pd.DataFrame | pd.Series):
+        return pd.Index(X.index)
+    return pd.RangeIndex(n)
 
 
 # --------------------------------------------------------------------------
@@ -495,7 +496,7 @@ def influence_frame(explainer, values, test_index=None):
         )
     if test_index is None:
         index = pd.RangeIndex(values.shape[0])
-    elif hasattr(test_index, "index") and not isinstance(test_index, pd.Index):
+    elif isinstance(test_index, pd.DataFrame | pd.Series):
         index = pd.Index(test_index.index)
     else:
         index = pd.Index(test_index)
