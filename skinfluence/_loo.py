@@ -10,7 +10,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.utils import Bunch
 
 from ._refine import newton_refine
-from ._rules import rule_for
+from ._rules import refit_equivalent, rule_for
 from ._validation import (
     check_indices,
     check_sample_weight,
@@ -36,6 +36,12 @@ def _tight_clone(final, rule, y, sample_weight):
     objective, as the explainer assumes, instead of also re-balancing every
     other point.
     """
+    # CV estimators and one-vs-rest/multi-output wrappers: their own equivalent
+    equivalent = refit_equivalent(
+        final, rule, y, lambda e, r, t: _tight_clone(e, r, t, sample_weight)
+    )
+    if equivalent is not None:
+        return equivalent
     est = clone(final)
     params = est.get_params(deep=False)
     update = {}

@@ -9,13 +9,17 @@ from sklearn.linear_model import (
     SGDClassifier,
     SGDRegressor,
 )
+from sklearn.multiclass import OneVsRestClassifier
+from sklearn.multioutput import MultiOutputClassifier, MultiOutputRegressor
 from sklearn.pipeline import Pipeline
 from sklearn.svm import LinearSVC
 from sklearn.utils.validation import check_is_fitted
 
+from ._cv import PLAIN_EQUIVALENTS, plain_equivalent
 from ._logistic import BinaryLogisticRule, MultinomialLogisticRule
 from ._margin import LinearSVCRule, SGDClassifierRule
 from ._ridge import RidgeClassifierRule, SGDRegressorRule, SquaredErrorRule
+from ._wrappers import OutputwiseRule, PerOutputRefit, column_targets, ovr_targets
 
 # Exact classes: a subclass may minimise something else (LogisticRegressionCV
 # subclasses LogisticRegression but picks C by cross-validation).
@@ -33,9 +37,14 @@ _RULES = {
 #: Rules whose loss may be the hinge take the smoothing temperature.
 _SMOOTH_HINGE_RULES = (LinearSVC, SGDClassifier)
 
+#: Wrappers fitting one supported estimator per output.
+_WRAPPERS = (OneVsRestClassifier, MultiOutputRegressor, MultiOutputClassifier, PerOutputRefit)
+
 SUPPORTED = (
     "LogisticRegression (binary and multinomial), LinearSVC, SGDClassifier, "
-    "RidgeClassifier, Ridge, LinearRegression, SGDRegressor"
+    "RidgeClassifier, Ridge, LinearRegression, SGDRegressor, LogisticRegressionCV, "
+    "RidgeCV, RidgeClassifierCV, and OneVsRestClassifier, MultiOutputRegressor, "
+    "MultiOutputClassifier of these"
 )
 
 
@@ -73,6 +82,62 @@ def unwrap(estimator):
             return steps, estimator
 
 
+def _not_supported(final):
+    kind = "classifier" if is_classifier(final) else "estimator"
+    return TypeError(
+        f"{type(final).__name__} is not a supported {kind}. skinfluence "
+        f"supports: {SUPPORTED} (alone, as the last step of a Pipeline, or as "
+        "the best_estimator_ of a GridSearchCV/RandomizedSearchCV)."
+    )
+
+
+def _targets_of(final):
+    """``split(y)``: each sub-estimator's targets, for a wrapper."""
+    if isinstance(final, OneVsRestClassifier):
+        classes = final.classes_
+        return lambda y: ovr_targets(classes, y)
+    if isinstance(final, PerOutputRefit):
+        return final.split
+    n_outputs = len(final.estimators_)
+    return lambda y: column_targets(n_outputs, y)
+
+
+def _rule_of(final, smooth_hinge_t):
+    """The rule of a fitted final estimator (no Pipeline or search around it)."""
+    if type(final) in PLAIN_EQUIVALENTS:
+        check_is_fitted(final)
+        return _rule_of(plain_equivalent(final), smooth_hinge_t)
+    if isinstance(final, _WRAPPERS):
+        check_is_fitted(final)
+        if isinstance(final, OneVsRestClassifier) and final.label_binarizer_.y_type_ not in (
+            "binary",
+            "multiclass",
+        ):
+            raise ValueError(
+                "OneVsRestClassifier on multilabel targets is not supported; use "
+                "MultiOutputClassifier."
+            )
+        subs = []
+        for est in final.estimators_:
+            if type(est) not in _RULES and type(est) not in PLAIN_EQUIVALENTS:
+                raise TypeError(
+                    f"{type(final).__name__} of {type(est).__name__} is not supported: "
+                    f"its sub-estimators must be supported ({SUPPORTED})."
+                )
+            subs.append(_rule_of(est, smooth_hinge_t))
+        multi_target = not isinstance(final, OneVsRestClassifier) and not (
+            isinstance(final, PerOutputRefit) and final.classes is not None
+        )
+        return OutputwiseRule(subs, _targets_of(final), multi_target)
+    rule_class = _RULES.get(type(final))
+    if rule_class is None:
+        raise _not_supported(final)
+    check_is_fitted(final)
+    if type(final) in _SMOOTH_HINGE_RULES:
+        return rule_class(final, smooth_hinge_t=smooth_hinge_t)
+    return rule_class(final)
+
+
 def rule_for(estimator, smooth_hinge_t=1e-3):
     """The rule of a fitted estimator (the final step of a Pipeline or search).
 
@@ -92,15 +157,29 @@ def rule_for(estimator, smooth_hinge_t=1e-3):
         If it is not fitted.
     """
     steps, final = unwrap(estimator)
-    rule_class = _RULES.get(type(final))
-    if rule_class is None:
-        kind = "classifier" if is_classifier(final) else "estimator"
-        raise TypeError(
-            f"{type(final).__name__} is not a supported {kind}. skinfluence "
-            f"supports: {SUPPORTED} (alone, as the last step of a Pipeline, or as "
-            "the best_estimator_ of a GridSearchCV/RandomizedSearchCV)."
-        )
-    check_is_fitted(final)
-    if type(final) in _SMOOTH_HINGE_RULES:
-        return steps, final, rule_class(final, smooth_hinge_t=smooth_hinge_t)
-    return steps, final, rule_class(final)
+    return steps, final, _rule_of(final, smooth_hinge_t)
+
+
+def refit_equivalent(final, rule, y, tighten):
+    """What ``loo_refit`` refits for ``final``: the same objective, tightly solved.
+
+    ``tighten(estimator, rule, y)`` is ``loo_refit``'s tight clone of a plain
+    estimator. A CV estimator becomes the plain estimator at its selected
+    hyper-parameter (re-running the cross-validation would change the
+    objective); a one-vs-rest or multi-output wrapper becomes a
+    :class:`PerOutputRefit` of its tightened sub-estimators (each with its own
+    frozen class weights, fitted with the sample weights). None for every
+    other estimator: ``loo_refit`` tightens it as is.
+    """
+    if type(final) in PLAIN_EQUIVALENTS:
+        return tighten(plain_equivalent(final), rule, y)
+    if isinstance(final, _WRAPPERS):
+        ests = [
+            tighten(est, sub, t)
+            for est, sub, t in zip(final.estimators_, rule.sub_rules, rule.split(y), strict=True)
+        ]
+        classes = final.classes_ if isinstance(final, OneVsRestClassifier) else None
+        if isinstance(final, PerOutputRefit):
+            classes = final.classes
+        return PerOutputRefit(ests, classes)
+    return None
