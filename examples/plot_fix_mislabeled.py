@@ -1,7 +1,7 @@
 """
-=====================================================
+======================================================
 Fixing mislabelled training data (Koh & Liang, Fig. 6)
-=====================================================
+======================================================
 
 Flip 10 % of the training labels of the breast-cancer data, fit a logistic
 regression on the noisy labels, then let a (simulated) human check training

@@ -1,7 +1,7 @@
 """
-=====================================================
+==========================================================
 Robust regression: prune the points the line can't explain
-=====================================================
+==========================================================
 
 Points on ``y = −5x + 5`` with a little noise, and two planted outliers at
 ``y = 100`` (the experiment of First et al. 2022 and of the "influence
