@@ -120,3 +120,59 @@ def rows_to_drop(scores, threshold, contamination, eligible=None):
         raise ValueError(f"threshold must be 'auto', a number or None, got {threshold!r}.")
     drop[candidates] = scores[candidates] > threshold
     return drop, float(threshold)
+
+
+def cap_per_group(drop, scores, groups, budget, eligible=None, n_target=None):
+    """Limit the rows dropped from each group, the highest scores of a group first.
+
+    Parameters
+    ----------
+    drop : ndarray of bool of shape (n_samples,)
+        Rows selected for dropping (by a threshold or a contamination).
+    scores : ndarray of shape (n_samples,)
+        Larger means more suspicious.
+    groups : ndarray of int of shape (n_samples,)
+        Group (class) code of each row, in ``range(budget.size)``.
+    budget : ndarray of int of shape (n_groups,)
+        At most ``budget[g]`` rows of group ``g`` are dropped.
+    eligible : ndarray of bool, default=None
+        Rows that may be dropped (for ``n_target``).
+    n_target : int, default=None
+        With a contamination: the number of rows to drop. Rows of groups with
+        budget left, highest scores first, take the place of the capped ones
+        until ``n_target`` rows are dropped (or no eligible row is left).
+
+    Returns
+    -------
+    capped : ndarray of bool of shape (n_samples,)
+        The rows dropped, a subset of ``drop`` unless ``n_target`` refills.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> scores = np.array([5.0, 4.0, 3.0, 2.0, 1.0, 0.0])
+    >>> groups = np.array([1, 1, 1, 0, 0, 0])
+    >>> drop = scores > 2.5
+    >>> cap_per_group(drop, scores, groups, np.array([1, 1])).nonzero()[0].tolist()
+    [0]
+    >>> cap_per_group(drop, scores, groups, np.array([1, 1]), n_target=2).nonzero()[0].tolist()
+    [0, 3]
+    """
+    remaining = np.array(budget, dtype=int).copy()
+    capped = np.zeros_like(drop)
+    order = np.argsort(-scores, kind="stable")
+    for i in order[drop[order]]:
+        if remaining[groups[i]] > 0:
+            capped[i] = True
+            remaining[groups[i]] -= 1
+    if n_target is not None:
+        eligible = np.ones(drop.shape[0], dtype=bool) if eligible is None else eligible
+        count = int(capped.sum())
+        for i in order[eligible[order] & ~capped[order]]:
+            if count >= n_target:
+                break
+            if remaining[groups[i]] > 0:
+                capped[i] = True
+                remaining[groups[i]] -= 1
+                count += 1
+    return capped

@@ -1,5 +1,7 @@
 """InfluencePruner and the pruned meta-estimators: sklearn contracts, semantics, refits."""
 
+import warnings
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -230,9 +232,13 @@ def test_a_class_is_never_dropped_entirely():
     rng = np.random.default_rng(0)
     X = rng.normal(size=(60, 2))
     y = np.r_[np.zeros(57, dtype=int), np.ones(3, dtype=int)]
-    clf = InfluencePrunedClassifier(contamination=0.5).fit(X, y)
+    with pytest.warns(UserWarning, match=r"class 0: 28 of 57; class 1: 1 of 3 \(3 flagged\)"):
+        clf = InfluencePrunedClassifier(contamination=0.5).fit(X, y)
     assert np.unique(y[clf.support_]).tolist() == [0, 1]
     np.testing.assert_array_equal(clf.classes_, [0, 1])
+    with pytest.warns(UserWarning, match=r"more than half .* class 1: 2 of 3 \(3 flagged\)"):
+        clf = InfluencePrunedClassifier(contamination=0.5, max_class_fraction=1.0).fit(X, y)
+    assert np.unique(y[clf.support_]).tolist() == [0, 1]
 
 
 def test_errors_and_no_mutation(noisy_cancer):
@@ -251,9 +257,87 @@ def test_errors_and_no_mutation(noisy_cancer):
         InfluencePruner(strategy="loss").fit(X, y)
     with pytest.raises(InvalidParameterError, match="threshold"):
         InfluencePruner(threshold="valley").fit(X, y)
+    for bad in (0.0, 1.5, "auto"):
+        with pytest.raises(InvalidParameterError, match="max_class_fraction"):
+            InfluencePrunedClassifier(max_class_fraction=bad).fit(X, y)
+    assert "max_class_fraction" not in InfluencePrunedRegressor().get_params()
+    with pytest.raises(InvalidParameterError, match="rule"):
+        InfluencePruner(strategy="validation", rule="mean").fit(X, y)
+    with pytest.raises(InvalidParameterError, match="n_iter"):
+        InfluencePruner(n_iter=0).fit(X, y)
+    with pytest.raises(ValueError, match="needs strategy='validation'"):
+        InfluencePruner(rule="all_harmful").fit(X, y)
+    with pytest.raises(ValueError, match="an iterable of splits"):
+        splits = list(KFold(3).split(X))
+        InfluencePruner(strategy="validation", cv=splits, n_iter=2).fit(X, y)
     with pytest.raises(ValueError, match="at least 2 classes"):
         InfluencePruner().fit(X, np.zeros(len(y)))
     with pytest.raises(ValueError, match="NaN"):
         X_nan = X.copy()
         X_nan[0, 0] = np.nan
         InfluencePruner().fit(X_nan, y)
+
+
+def _imbalanced(seed, n=2000, n_pos=120, shift=0.3):
+    """A table like Caravan's (348 positives of 5,822): a rare class the model barely predicts."""
+    rng = np.random.default_rng(seed)
+    y = np.zeros(n, dtype=int)
+    y[rng.choice(n, n_pos, replace=False)] = 1
+    X = rng.normal(size=(n, 10))
+    X[y == 1, :3] += shift
+    return X, y
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_default_pruning_does_not_wipe_out_the_minority_class(seed):
+    """Issue 17: the threshold flags (nearly) every positive; the default cap keeps half."""
+    X, y = _imbalanced(seed)
+    pruner = InfluencePruner(LogisticRegression())
+    with pytest.warns(UserWarning, match=r"class 1: 60 of 120 \(1[12]\d flagged\)") as record:
+        X_kept, y_kept = pruner.fit_resample(X, y)
+    assert np.sum(y_kept == 1) == 60
+    assert X_kept.shape[0] == y_kept.shape[0] == pruner.support_.sum()
+    message = str(record[0].message)
+    assert "max_class_fraction=0.5" in message and 'class_weight="balanced"' in message
+    # The 60 positives dropped are the class's highest scores, above the threshold.
+    positives = np.flatnonzero(y == 1)
+    dropped = positives[~pruner.support_[positives]]
+    top = positives[np.argsort(-pruner.scores_[positives], kind="stable")[:60]]
+    assert set(dropped) == set(top)
+    assert np.all(pruner.scores_[dropped] > pruner.threshold_)
+    # Lifting the cap shows what the threshold flagged: all positives but the one always kept.
+    with pytest.warns(UserWarning, match=r"more than half .* class 1: 119 of 120"):
+        uncapped = InfluencePruner(LogisticRegression(), max_class_fraction=1.0).fit(X, y)
+    assert np.sum(~uncapped.support_ & (y == 1)) == 119
+    np.testing.assert_allclose(uncapped.scores_, pruner.scores_)
+
+
+def test_balanced_class_weight_is_the_alternative():
+    """With the rare class reweighted, it is fitted and nothing is flagged: no warning."""
+    X, y = _imbalanced(0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        pruner = InfluencePruner(LogisticRegression(class_weight="balanced")).fit(X, y)
+    assert pruner.support_.all()
+
+
+def test_class_cap_with_contamination_refills_from_other_classes():
+    X, y = _imbalanced(1, n=400, n_pos=20, shift=0.0)
+    est = LogisticRegression()
+    with pytest.warns(UserWarning, match=r"class 0: 30 of 380; class 1: 10 of 20 \(20 flagged\)"):
+        clf = InfluencePrunedClassifier(est, contamination=0.1).fit(X, y)
+    assert clf.n_pruned_ == 40  # round(0.1 * 400): the capped positives replaced by negatives
+    negatives = np.flatnonzero(y == 0)
+    dropped = negatives[~clf.support_[negatives]]
+    assert set(dropped) == set(negatives[np.argsort(-clf.scores_[negatives], kind="stable")[:30]])
+    keep = clf.support_
+    expected = LogisticRegression().fit(X[keep], y[keep])
+    np.testing.assert_allclose(clf.estimator_.coef_, expected.coef_)
+    # A cap of 0.2: at most floor(0.2 * 20) = 4 positives; a regressor ignores the parameter.
+    with pytest.warns(UserWarning, match=r"class 1: 4 of 20"):
+        InfluencePruner(est, contamination=0.1, max_class_fraction=0.2).fit(X, y)
+    y_reg = X[:, 0] + np.r_[np.zeros(398), 50.0, 50.0]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        reg = InfluencePruner(Ridge(), max_class_fraction=0.01).fit(X, y_reg)
+    assert np.flatnonzero(~reg.support_).tolist() == [398, 399]
