@@ -8,6 +8,13 @@ from ._loo import loo_refit
 from ._solvers import SingularHessianError
 from .diagnostics import influence_frame, summary_frame, top_influences, verify
 from .explainer import InfluenceExplainer
+from .plotting import (
+    InfluenceDisplay,
+    InfluencePlotDisplay,
+    LabelIssueCurveDisplay,
+    LOOAgreementDisplay,
+    SelfInfluenceDisplay,
+)
 from .pruning import (
     InfluencePrunedClassifier,
     InfluencePrunedRegressor,
@@ -19,10 +26,15 @@ from .ranking import rank_suspicious
 __version__ = "0.1.0.dev0"
 
 __all__ = [
+    "InfluenceDisplay",
     "InfluenceExplainer",
+    "InfluencePlotDisplay",
     "InfluencePrunedClassifier",
     "InfluencePrunedRegressor",
     "InfluencePruner",
+    "LOOAgreementDisplay",
+    "LabelIssueCurveDisplay",
+    "SelfInfluenceDisplay",
     "SingularHessianError",
     "influence_frame",
     "influence_scores",

@@ -224,6 +224,13 @@ def param_names(explainer):
     return names
 
 
+def _row_ids(explainer):
+    """Training row labels without pandas: ``train_index_`` values, else positions."""
+    if explainer.train_index_ is not None:
+        return np.asarray(explainer.train_index_)
+    return np.arange(explainer.n_train_)
+
+
 def _train_index(explainer):
     pd = _pandas("A DataFrame output")
     if explainer.train_index_ is not None:
@@ -415,7 +422,17 @@ def summary_frame(explainer):
     """
     _check_explainer(explainer)
     pd = _pandas("summary_frame")
-    index = _train_index(explainer)
+    cols, _ = _summary_columns(explainer)
+    return pd.DataFrame(cols, index=_train_index(explainer))
+
+
+def _summary_columns(explainer):
+    """The columns of :func:`summary_frame` as a dict of arrays (no pandas).
+
+    Also returns ``Bunch(family, k, n)``: the model family, the effective
+    number of parameters ``k = Σ hᵢ`` and the number of weighted rows ``n``
+    (NaN and 0 for the family ``"other"``).
+    """
     family = _family(explainer)
     loss = explainer.training_loss()
     si = explainer.self_influence()
@@ -428,11 +445,11 @@ def summary_frame(explainer):
             outputs = _output_names(_final_estimator(explainer), h.shape[1])
             for o, col in zip(outputs, h.T, strict=True):
                 cols[f"leverage_{o}"] = col
-        return pd.DataFrame(cols, index=index)
+        return cols, Bunch(family=family, k=np.nan, n=0)
     cols["leverage"] = h
     s = _sample_weight(explainer)
     n = int(np.sum(s > 0))
-    k = float(np.sum(h))
+    k = float(np.nansum(h))
     dtheta = _newton_params_change(explainer)
     if family == "least_squares":
         dfbetas = _least_squares_columns(explainer, cols, h, dtheta, k, n)
@@ -440,15 +457,12 @@ def summary_frame(explainer):
         dfbetas = _logistic_columns(explainer, cols, h, dtheta, k, loss)
     else:
         dfbetas = _multinomial_columns(explainer, cols, h, dtheta, k, loss)
-    if "dffits" in cols:  # least squares: R's column order
-        order = [c for c in cols if c not in ("covratio",)]
-        cols = {c: cols[c] for c in order} | {"covratio": cols["covratio"]}
     names = param_names(explainer)
     cols.update({f"dfbetas_{name}": dfbetas[:, j] for j, name in enumerate(names)})
     with np.errstate(invalid="ignore"):
         flags = _influence_flags(cols, dfbetas, k, n)
     cols["influential"] = np.any(np.column_stack(list(flags.values())), axis=1)
-    return pd.DataFrame(cols, index=index)
+    return cols, Bunch(family=family, k=k, n=n)
 
 
 # --------------------------------------------------------------------------
@@ -643,7 +657,8 @@ def verify(
         ``pearson_r``, ``slope`` (least squares through the origin of
         ``actual`` on ``estimated``: 1 = right scale, < 1 = over-estimates),
         ``max_abs_error`` (``max |estimated − actual|``), ``quantity``
-        (``"mean test-loss change"`` or ``"self-influence"``) and ``method``.
+        (``"mean test-loss change"``, ``"test-loss change"`` for one test
+        point, or ``"self-influence"``) and ``method``.
 
     See Also
     --------
@@ -679,8 +694,9 @@ def verify(
         estimated_all = explainer.self_influence()
         quantity = "self-influence"
     else:
-        estimated_all = explainer.influence(X_test, y_test).mean(axis=0)
-        quantity = "mean test-loss change"
+        infl = explainer.influence(X_test, y_test)
+        estimated_all = infl.mean(axis=0)
+        quantity = "test-loss change" if infl.shape[0] == 1 else "mean test-loss change"
     order = np.argsort(-np.abs(estimated_all), kind="stable")
     top = order[: min(n_rows, order.size)]
     rest = order[top.size :]
