@@ -341,3 +341,103 @@ def test_class_cap_with_contamination_refills_from_other_classes():
         warnings.simplefilter("error")
         reg = InfluencePruner(Ridge(), max_class_fraction=0.01).fit(X, y_reg)
     assert np.flatnonzero(~reg.support_).tolist() == [398, 399]
+
+
+def _line_data(seed=1, n=45):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, 3))
+    y = X @ np.array([1.0, -2.0, 0.5]) + rng.normal(size=n)
+    y[[4, 30]] += 8.0
+    return X, y
+
+
+def test_fold_scores_are_refit_harms_and_rules_combine_them():
+    """Ridge + newton is exact: each per-fold harm is the refit's held-out loss decrease."""
+    X, y = _line_data()
+    cv = KFold(3, shuffle=True, random_state=0)
+    expected = np.full((45, 3), np.nan)
+    for k, (train, val) in enumerate(cv.split(X)):
+        est = Ridge(alpha=2.0).fit(X[train], y[train])
+        expected[train, k] = -loo_refit(est, X[train], y[train], X[val], y[val]).influence.mean(0)
+    kw = dict(strategy="validation", cv=cv, method="newton", threshold=0.0)
+    pruners = {
+        rule: InfluencePruner(Ridge(alpha=2.0), rule=rule, **kw).fit(X, y)
+        for rule in ("sum", "all_harmful", "not_all_helpful")
+    }
+    for pruner in pruners.values():
+        np.testing.assert_allclose(pruner.fold_scores_, expected, rtol=1e-8, atol=1e-12)
+    trained = ~np.isnan(expected)
+    assert (trained.sum(axis=1) == 2).all()
+    harmful = np.where(trained, expected > 0, True).all(axis=1)
+    helpful = np.where(trained, expected < 0, True).all(axis=1)
+    np.testing.assert_allclose(pruners["sum"].scores_, np.nanmean(expected, axis=1))
+    np.testing.assert_allclose(pruners["all_harmful"].scores_, np.nanmin(expected, axis=1))
+    np.testing.assert_allclose(pruners["not_all_helpful"].scores_, np.nanmax(expected, axis=1))
+    # threshold=0: the paper's three heuristics, nested.
+    np.testing.assert_array_equal(~pruners["all_harmful"].support_, harmful)
+    np.testing.assert_array_equal(~pruners["not_all_helpful"].support_, ~helpful)
+    np.testing.assert_array_equal(~pruners["sum"].support_, np.nanmean(expected, axis=1) > 0)
+    assert 0 < harmful.sum() < (~pruners["sum"].support_).sum() < (~helpful).sum() < 45
+    assert {4, 30} <= set(np.flatnonzero(harmful))
+    # influence_scores gives the same combined scores.
+    scores, _ = influence_scores(
+        Ridge(alpha=2.0), X, y, strategy="validation", cv=cv, method="newton", rule="all_harmful"
+    )
+    np.testing.assert_allclose(scores, pruners["all_harmful"].scores_)
+
+
+def test_named_rules_never_drop_rows_that_break_them():
+    X, y = _line_data()
+    cv = KFold(3, shuffle=True, random_state=0)
+    for rule in ("all_harmful", "not_all_helpful"):
+        pruner = InfluencePruner(
+            Ridge(alpha=2.0), strategy="validation", rule=rule, cv=cv, contamination=0.5
+        ).fit(X, y)
+        holds = pruner.scores_ > 0
+        assert not np.any(~pruner.support_ & ~holds)
+        assert (~pruner.support_).sum() == min(round(0.5 * 45), holds.sum())
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_iterative_pruning_unmasks_milder_outliers(seed):
+    """Two gross outliers mask three milder ones; the second round finds them, the third stops."""
+    X, y, gross = _line_with_outliers(seed, n=120)
+    y[[10, 11, 12]] += 12.0
+    one = InfluencePruner(LinearRegression()).fit(X, y)
+    np.testing.assert_array_equal(np.flatnonzero(~one.support_), gross)
+    it = InfluencePruner(LinearRegression(), n_iter=10).fit(X, y)
+    assert it.n_iter_ == 3
+    np.testing.assert_array_equal(np.flatnonzero(~it.support_), np.sort(np.r_[10, 11, 12, gross]))
+    # Round 2 is the pruner run again on the rows round 1 kept.
+    kept = one.sample_indices_
+    two = InfluencePruner(LinearRegression()).fit(X[kept], y[kept])
+    np.testing.assert_array_equal(kept[~two.support_], [10, 11, 12])
+    np.testing.assert_allclose(it.scores_[gross], one.scores_[gross])  # the round that dropped them
+    np.testing.assert_allclose(it.estimator_.coef_, LinearRegression().fit(
+        X[it.support_], y[it.support_]).coef_)  # round 3 fitted the rows kept
+
+
+def test_iterative_validation_pruning_is_repeated_pruning_of_the_rows_kept():
+    X, y = _line_data(n=60)
+    cv = KFold(3, shuffle=True, random_state=0)
+    kw = dict(strategy="validation", rule="all_harmful", cv=cv, method="newton", threshold=0.0)
+    one = InfluencePruner(Ridge(), **kw).fit(X, y)
+    kept = one.sample_indices_
+    two = InfluencePruner(Ridge(), **kw).fit(X[kept], y[kept])
+    it = InfluencePruner(Ridge(), n_iter=2, **kw).fit(X, y)
+    assert it.n_iter_ == 2
+    np.testing.assert_array_equal(np.flatnonzero(~it.support_),
+                                  np.sort(np.r_[np.flatnonzero(~one.support_), kept[~two.support_]]))
+    np.testing.assert_allclose(it.fold_scores_[kept], two.fold_scores_)
+    first = ~one.support_
+    np.testing.assert_allclose(it.fold_scores_[first], one.fold_scores_[first])
+
+
+def test_class_cap_holds_over_rounds():
+    X, y = _imbalanced(0, n=600, n_pos=40)
+    with pytest.warns(UserWarning, match=r"class 1: 20 of 40"):
+        pruner = InfluencePruner(contamination=0.2, n_iter=3).fit(X, y)
+    assert pruner.n_iter_ == 3
+    assert np.sum(~pruner.support_ & (y == 1)) == 20
+    # 0.2 of the rows still kept, per round: 120 + 96 + 77.
+    assert (~pruner.support_).sum() == 120 + 96 + 77
