@@ -117,7 +117,8 @@ def influence_scores(
     Returns
     -------
     scores : ndarray of shape (n_samples,)
-        0 for a row no fold trains on.
+        NaN for a row with no score: no fold trains on it, or removing it
+        leaves the model undefined (never dropped by the pruners).
     fitted : estimator
         The clone fitted on all rows (``"self"``) or None (``"validation"``).
 
@@ -165,12 +166,15 @@ def _fold_harms(estimator, X, y, sample_weight=None, *, cv=5, method="first_orde
         held-out rows ``j`` of fold ``k`` (weights ``w`` = sample weights):
         the predicted decrease of fold ``k``'s mean held-out loss when row
         ``i`` is removed from its training part. Positive = harmful. NaN where
-        fold ``k`` does not train on row ``i`` (or its held-out rows weigh 0).
+        fold ``k`` does not train on row ``i`` (or its held-out rows weigh 0),
+        and in every fold for a row whose removal is undefined in some fold
+        (see ``InfluenceExplainer``: leverage 1 in an unpenalised model).
     """
     sw = None if sample_weight is None else np.asarray(sample_weight, dtype=float)
     n = _num_rows(X)
     splitter = check_cv(cv, y, classifier=is_classifier(estimator))
     columns = []
+    undefined = np.zeros(n, dtype=bool)
     for train, val in splitter.split(X, y):
         column = np.full(n, np.nan)
         X_tr, y_tr = _take_rows(X, train), _take_rows(y, train)
@@ -181,8 +185,11 @@ def _fold_harms(estimator, X, y, sample_weight=None, *, cv=5, method="first_orde
         val_weight = np.ones(len(val)) if sw is None else sw[val]
         if val_weight.sum() > 0:
             column[train] = -(val_weight @ infl) / val_weight.sum()
+            undefined[train[np.isnan(column[train])]] = True
         columns.append(column)
-    return np.column_stack(columns)
+    harms = np.column_stack(columns)
+    harms[undefined] = np.nan
+    return harms
 
 
 def _combine_folds(harms, rule="sum"):
@@ -190,7 +197,7 @@ def _combine_folds(harms, rule="sum"):
 
     ``"sum"``: the mean; ``"all_harmful"``: the minimum (> 0 iff every fold is
     harmed); ``"not_all_helpful"``: the maximum (> 0 unless every fold is
-    helped). A row no fold trains on scores 0.
+    helped). A row no fold trains on (or undefined) scores NaN.
     """
     harms = np.asarray(harms, dtype=float)
     seen = ~np.isnan(harms)
@@ -203,7 +210,7 @@ def _combine_folds(harms, rule="sum"):
         combined = values.min(axis=1)
     else:
         combined = values.max(axis=1)
-    return np.where(count > 0, combined, 0.0)
+    return np.where(count > 0, combined, np.nan)
 
 
 def _num_rows(X):
@@ -466,7 +473,7 @@ class _PruningMixin:
                 if fold_scores is None:
                     fold_scores = np.full((n, harms.shape[1]), np.nan)
                 fold_scores[kept, : harms.shape[1]] = harms
-            eligible_r = eligible[kept]
+            eligible_r = eligible[kept] & np.isfinite(s_r)
             drop_r, threshold_r = rows_to_drop(s_r, self.threshold, self.contamination, eligible_r)
             if self.strategy == "validation" and self.rule != "sum":
                 holds = s_r > 0  # the rule holds: harms every fold / does not help every fold
