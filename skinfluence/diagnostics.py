@@ -80,20 +80,14 @@ def _residuals(explainer):
     return -rule.loss_gradient(Y, Z)  # log-loss: r = p − y
 
 
-def _loss_scale(explainer):
-    """``c`` of ``J = c Σ sᵢ ℓᵢ + R`` (C of LogisticRegression, 1/n of SGD).
+def _objective_weight(explainer):
+    """``c·sᵢ``, the weight of row ``i``'s loss in the objective, shape (n,).
 
-    Wanted: ``InfluenceExplainer.loss_scale_``.
-    """
-    return explainer._rule.scale
-
-
-def _sample_weight(explainer):
-    """``sᵢ`` = sample weight × class weight as the objective uses it, shape (n,).
-
-    Wanted: ``InfluenceExplainer.sample_weight_`` (stored by ``fit``). Here it
-    is recovered from the per-row curvature ``c sᵢ D_i`` (or the gradient
-    ``c sᵢ rᵢ`` where the curvature vanishes).
+    Wanted: ``InfluenceExplainer.sample_weight_`` (``sᵢ`` = sample weight ×
+    class weight as fitted, stored by ``fit``), from which this is
+    ``_loss_scale(explainer) · sample_weight_``. Here it is recovered from the
+    per-row curvature ``c sᵢ Dᵢ`` (or the gradient ``c sᵢ rᵢ`` where the
+    curvature vanishes).
     """
     rule, Y, Z = explainer._rule, explainer._Y, explainer._Z
     dC = np.einsum("ikk->ik", explainer._curvature)
@@ -101,9 +95,9 @@ def _sample_weight(explainer):
     r = rule.loss_gradient(Y, Z)
     with np.errstate(divide="ignore", invalid="ignore"):
         w = np.where(dD > 0, dC / dD, np.where(r != 0, explainer._grad / r, np.nan))
-    w = np.nanmax(np.where(np.isnan(w), -np.inf, w), axis=1)
-    w[~np.isfinite(w)] = 1.0  # a row with neither gradient nor curvature: weight moot
-    return w / rule.scale
+    w = np.max(np.where(np.isnan(w), -np.inf, w), axis=1)
+    w[~np.isfinite(w)] = 0.0  # neither gradient nor curvature: the row weighs nothing
+    return w
 
 
 def _inverse_hessian_diag(explainer):
@@ -153,6 +147,27 @@ def _final_estimator(explainer):
     if isinstance(est, Pipeline):
         est = est[-1]
     return est
+
+
+def _loss_scale(explainer):
+    """``c`` in ``J = c·Σ sᵢ ℓᵢ + R``, from the estimator's public parameters.
+
+    ``C`` for LogisticRegression (1 without a penalty), ``1/n`` for the SGD
+    models (they average the loss), 1 for least squares.
+    """
+    final = _final_estimator(explainer)
+    if isinstance(final, LogisticRegression):
+        if final.C == np.inf or getattr(final, "penalty", "l2") is None:
+            return 1.0
+        return float(final.C)
+    if isinstance(final, SGDClassifier | SGDRegressor):
+        return 1.0 / explainer.n_train_
+    return 1.0
+
+
+def _sample_weight(explainer):
+    """``sᵢ`` = sample weight × class weight of each training row (see ``_objective_weight``)."""
+    return _objective_weight(explainer) / _loss_scale(explainer)
 
 
 def _family(explainer):
@@ -374,6 +389,11 @@ def summary_frame(explainer):
         ``|dfbetas| > 1``, ``|dffits| > 3√(k/(n − k))``,
         ``|1 − covratio| > 3k/(n − k)``, ``F_{k,n−k}(cooks_distance) > 0.5``,
         ``leverage > 3k/n`` (only the measures the model has).
+
+    ``sᵢ`` is the row's sample weight × class weight (1 without weights); the
+    weighted definitions are R's for ``lm(weights=)`` (statsmodels' OLS on
+    ``√sᵢ``-scaled rows) and statsmodels' GLM with ``var_weights``. The loss
+    scale of the objective (``C``, SGD's ``1/n``) changes none of them.
 
     For unpenalised models these are exactly the definitions of R and
     statsmodels. For penalised models (Ridge, ``C < ∞``, liblinear's

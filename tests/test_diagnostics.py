@@ -331,3 +331,33 @@ def test_verify_validates(regression):
         verify(expl, X, y, n_rows=-1)
     with pytest.raises(ValueError, match="at least 2"):
         verify(expl, X, y, n_rows=1)
+
+
+def test_weighted_logistic_equals_glm_var_weights(cancer):
+    X, y, _, _ = cancer
+    X = X[:, :4]
+    w = np.random.default_rng(0).uniform(0.5, 2.0, size=y.size)
+    clf = LogisticRegression(C=np.inf, solver="newton-cholesky", tol=1e-12)
+    clf.fit(X, y, sample_weight=w)
+    df = summary_frame(InfluenceExplainer().fit(clf, X, y, sample_weight=w))
+    glm = GLM(y, add_constant(X), family=families.Binomial(), var_weights=w)
+    res = glm.fit(tol=1e-13, tol_criterion="params")
+    infl = res.get_influence(observed=False)
+    assert_allclose(df["leverage"], infl.hat_matrix_diag, atol=1e-8)
+    assert_allclose(df["pearson_resid"], res.resid_pearson, atol=1e-8)
+    assert_allclose(df["deviance_resid"], res.resid_deviance, atol=1e-8)
+    assert_allclose(df["cooks_distance"], infl.cooks_distance[0], atol=1e-8)
+    assert_allclose(dfbetas_of(df)[:, [4, 0, 1, 2, 3]], infl.dfbetas, atol=1e-8)
+
+
+def test_sgd_averaged_objective_has_ols_diagnostics(regression):
+    """SGD's 1/n and ½ in the loss change no diagnostic: alpha → 0 is OLS."""
+    from sklearn.linear_model import SGDRegressor
+
+    X, y, _, _, _, _ = regression
+    sgd = SGDRegressor(alpha=1e-14, tol=1e-10, max_iter=5000, random_state=0).fit(X, y)
+    df = summary_frame(InfluenceExplainer(refine=True).fit(sgd, X, y))
+    infl = OLS(y, add_constant(X)).fit().get_influence()
+    assert_allclose(df["student_resid_external"], infl.resid_studentized_external, atol=1e-8)
+    assert_allclose(df["cooks_distance"], infl.cooks_distance[0], atol=1e-8)
+    assert_allclose(dfbetas_of(df)[:, [5, 0, 1, 2, 3, 4]], infl.dfbetas, atol=1e-8)
