@@ -30,6 +30,9 @@ from ._loo import loo_refit
 
 __all__ = ["influence_frame", "summary_frame", "top_influences", "verify"]
 
+#: ``summary_frame(dfbetas="auto")`` includes dfbetas up to this many parameters.
+DFBETAS_AUTO_MAX_PARAMS = 100
+
 _PANDAS_HINT = (
     "{what} needs pandas, an optional dependency of skinfluence: "
     "pip install 'skinfluence[pandas]'."
@@ -263,13 +266,17 @@ def _index_of(X, n):
 # --------------------------------------------------------------------------
 # summary_frame
 # --------------------------------------------------------------------------
-def _least_squares_columns(explainer, cols, h, dtheta, k, n):
+# Each family's function adds its columns to ``cols`` and returns how dfbetas
+# are scaled: ``dfbetas = (θ̂ − θ̂₋ᵢ) / (σ₍ᵢ₎ · √(v · diag(H⁻¹)))``, as
+# ``(σ₍ᵢ₎ of shape (n,), v)``; ``v·H⁻¹`` is the inverse Hessian of the
+# objective per unit of prior weight (``(X̃ᵀSX̃ + …)⁻¹``, the inverse Fisher
+# information).
+def _least_squares_columns(explainer, cols, h, k, n):
     e = _residuals(explainer)[:, 0]
     s = _sample_weight(explainer)
     final = _final_estimator(explainer)
-    # H = 2 f c X̃ᵀSX̃ + Λ, so the "unscaled covariance" (X̃ᵀSX̃ + Λ/(2fc))⁻¹ is 2fc·H⁻¹
+    # ℓ = f (y − z)² and H = 2 f c X̃ᵀSX̃ + Λ: (X̃ᵀSX̃ + Λ/(2fc))⁻¹ = 2fc·H⁻¹
     f = 0.5 if isinstance(final, SGDRegressor) else 1.0
-    V = 2.0 * f * _loss_scale(explainer) * _inverse_hessian_diag(explainer)
     we2 = s * e**2
     with np.errstate(divide="ignore", invalid="ignore"):
         s2 = np.sum(we2) / (n - k)
@@ -281,17 +288,15 @@ def _least_squares_columns(explainer, cols, h, dtheta, k, n):
         cols["student_resid_external"] = t_ext
         cols["cooks_distance"] = t_int**2 * h / (k * (1.0 - h))
         cols["dffits"] = t_ext * np.sqrt(h / (1.0 - h))
-        dfbetas = -dtheta / (np.sqrt(s2_i)[:, None] * np.sqrt(V))
         cols["covratio"] = (s2_i / s2) ** k / (1.0 - h)
-    return dfbetas
+    return np.sqrt(s2_i), 2.0 * f * _loss_scale(explainer)
 
 
-def _logistic_columns(explainer, cols, h, dtheta, k, loss):
+def _logistic_columns(explainer, cols, h, k, loss):
     e = _residuals(explainer)[:, 0]
     s = _sample_weight(explainer)
     # p(1 − p) = p_y(1 − p_y) with p_y = exp(−ℓ) the probability of the given label
     var = np.exp(-loss) * -np.expm1(-loss)
-    V = _loss_scale(explainer) * _inverse_hessian_diag(explainer)
     with np.errstate(divide="ignore", invalid="ignore"):
         pearson = np.sqrt(s) * e / np.sqrt(var)
         student = pearson / np.sqrt(1.0 - h)
@@ -300,22 +305,21 @@ def _logistic_columns(explainer, cols, h, dtheta, k, loss):
         cols["deviance_resid"] = np.sign(e) * np.sqrt(2.0 * s * loss)
         cols["student_resid"] = student
         cols["cooks_distance"] = student**2 * h / (k * (1.0 - h))
-        return -dtheta / np.sqrt(V)
+    return np.ones_like(h), _loss_scale(explainer)
 
 
-def _multinomial_columns(explainer, cols, h, dtheta, k, loss):
+def _multinomial_columns(explainer, cols, h, k, loss):
     s = _sample_weight(explainer)
     p_true = np.exp(-loss)  # ℓ = −log p_y
-    V = _loss_scale(explainer) * _inverse_hessian_diag(explainer)
     with np.errstate(divide="ignore", invalid="ignore"):
-        pearson = np.sqrt(s * (1.0 - p_true) / p_true)
+        pearson = np.sqrt(s * -np.expm1(-loss) / p_true)
         student = pearson / np.sqrt(1.0 - h)
         cols["proba_true"] = p_true
         cols["pearson_resid"] = pearson
         cols["deviance_resid"] = np.sqrt(2.0 * s * loss)
         cols["student_resid"] = student
         cols["cooks_distance"] = student**2 * h / (k * (1.0 - h))
-        return -dtheta / np.sqrt(V)
+    return np.ones_like(h), _loss_scale(explainer)
 
 
 def _influence_flags(cols, dfbetas, k, n):
@@ -340,7 +344,7 @@ def _influence_flags(cols, dfbetas, k, n):
     return flags
 
 
-def summary_frame(explainer):
+def summary_frame(explainer, *, dfbetas="auto"):
     """Influence diagnostics of every training row, as R's and statsmodels'.
 
     One row per training row, indexed like the ``X`` passed to
@@ -407,6 +411,11 @@ def summary_frame(explainer):
     ----------
     explainer : InfluenceExplainer
         A fitted explainer.
+    dfbetas : "auto" or bool, default="auto"
+        Include the ``dfbetas_<name>`` columns (one per parameter, and the
+        ``|dfbetas| > 1`` flag). ``"auto"``: when the model has at most
+        ``DFBETAS_AUTO_MAX_PARAMS`` (100) parameters; wide models would get
+        an ``n × p`` block and ``p`` extra solves.
 
     Returns
     -------
@@ -442,11 +451,13 @@ def summary_frame(explainer):
     """
     _check_explainer(explainer)
     pd = _pandas("summary_frame")
-    cols, _ = _summary_columns(explainer)
+    if not (dfbetas == "auto" or isinstance(dfbetas, bool | np.bool_)):
+        raise ValueError(f"dfbetas must be 'auto' or a bool, got {dfbetas!r}.")
+    cols, _ = _summary_columns(explainer, dfbetas)
     return pd.DataFrame(cols, index=_train_index(explainer))
 
 
-def _summary_columns(explainer):
+def _summary_columns(explainer, dfbetas="auto"):
     """The columns of :func:`summary_frame` as a dict of arrays (no pandas).
 
     Also returns ``Bunch(family, k, n)``: the model family, the effective
@@ -470,15 +481,23 @@ def _summary_columns(explainer):
     s = _sample_weight(explainer)
     n = int(np.sum(s > 0))
     k = float(np.nansum(h))
-    dtheta = _newton_params_change(explainer)
     if family == "least_squares":
-        dfbetas = _least_squares_columns(explainer, cols, h, dtheta, k, n)
+        sigma, v = _least_squares_columns(explainer, cols, h, k, n)
     elif family == "logistic":
-        dfbetas = _logistic_columns(explainer, cols, h, dtheta, k, loss)
+        sigma, v = _logistic_columns(explainer, cols, h, k, loss)
     else:
-        dfbetas = _multinomial_columns(explainer, cols, h, dtheta, k, loss)
-    names = param_names(explainer)
-    cols.update({f"dfbetas_{name}": dfbetas[:, j] for j, name in enumerate(names)})
+        sigma, v = _multinomial_columns(explainer, cols, h, k, loss)
+    if dfbetas == "auto":
+        dfbetas = explainer.params_.shape[0] <= DFBETAS_AUTO_MAX_PARAMS
+    if dfbetas:
+        dtheta = _newton_params_change(explainer)
+        V = v * _inverse_hessian_diag(explainer)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            dfbetas = -dtheta / (sigma[:, None] * np.sqrt(V))
+        names = param_names(explainer)
+        cols.update({f"dfbetas_{name}": dfbetas[:, j] for j, name in enumerate(names)})
+    else:
+        dfbetas = None
     with np.errstate(invalid="ignore"):
         flags = _influence_flags(cols, dfbetas, k, n)
     cols["influential"] = np.any(np.column_stack(list(flags.values())), axis=1)

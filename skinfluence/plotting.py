@@ -173,9 +173,10 @@ class InfluenceDisplay:
         n_test = X_test.shape[0]
         if not 0 <= j < n_test:
             raise ValueError(f"test_point must be in [0, {n_test}), got {test_point!r}.")
-        infl = explainer.influence(_row(X_test, j), _row(y_test, j) if np.ndim(y_test) else y_test)[0]
-        test_id = X_test.index[j] if hasattr(X_test, "index") and hasattr(X_test, "iloc") else j
-        y_j = y_test.iloc[j] if hasattr(y_test, "iloc") else np.asarray(y_test)[j]
+        y_test = y_test if hasattr(y_test, "iloc") else np.asarray(y_test)
+        infl = explainer.influence(_row(X_test, j), _row(y_test, j))[0]
+        test_id = X_test.index[j] if hasattr(X_test, "iloc") else j
+        y_j = y_test.iloc[j] if hasattr(y_test, "iloc") else y_test[j]
         images = test_image = None
         if image_shape is not None:
             if X_train is None:
@@ -516,7 +517,7 @@ class InfluencePlotDisplay:
         display : InfluencePlotDisplay
         """
         _check_explainer(explainer)
-        cols, meta = _summary_columns(explainer)
+        cols, meta = _summary_columns(explainer, dfbetas=False)
         if meta.family == "other":
             raise ValueError(
                 "The influence plot needs Cook's distance and studentized residuals, "

@@ -361,3 +361,17 @@ def test_sgd_averaged_objective_has_ols_diagnostics(regression):
     assert_allclose(df["student_resid_external"], infl.resid_studentized_external, atol=1e-8)
     assert_allclose(df["cooks_distance"], infl.cooks_distance[0], atol=1e-8)
     assert_allclose(dfbetas_of(df)[:, [5, 0, 1, 2, 3, 4]], infl.dfbetas, atol=1e-8)
+
+
+def test_dfbetas_can_be_left_out(macro):
+    X, y = macro
+    expl = InfluenceExplainer().fit(LinearRegression().fit(X, y), X, y)
+    full = summary_frame(expl)
+    lean = summary_frame(expl, dfbetas=False)
+    assert not any(c.startswith("dfbetas_") for c in lean.columns)
+    shared = [c for c in lean.columns if c != "influential"]
+    assert_allclose(lean[shared].to_numpy(), full[shared].to_numpy())
+    # the flag then uses the other cut-offs only
+    assert (lean["influential"] <= full["influential"]).all()
+    with pytest.raises(ValueError, match="dfbetas"):
+        summary_frame(expl, dfbetas="yes")
