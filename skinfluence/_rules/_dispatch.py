@@ -16,6 +16,7 @@ from sklearn.svm import LinearSVC
 from sklearn.utils.validation import check_is_fitted
 
 from ._cv import PLAIN_EQUIVALENTS, plain_equivalent
+from ._glm import GLM_RULES
 from ._logistic import BinaryLogisticRule, MultinomialLogisticRule
 from ._margin import LinearSVCRule, SGDClassifierRule
 from ._ridge import RidgeClassifierRule, SGDRegressorRule, SquaredErrorRule
@@ -33,6 +34,7 @@ _RULES = {
     SGDRegressor: SGDRegressorRule,
     LinearSVC: LinearSVCRule,
     SGDClassifier: SGDClassifierRule,
+    **GLM_RULES,
 }
 #: Rules whose loss may be the hinge take the smoothing temperature.
 _SMOOTH_HINGE_RULES = (LinearSVC, SGDClassifier)
@@ -43,7 +45,7 @@ _WRAPPERS = (OneVsRestClassifier, MultiOutputRegressor, MultiOutputClassifier, P
 SUPPORTED = (
     "LogisticRegression (binary and multinomial), LinearSVC, SGDClassifier, "
     "RidgeClassifier, Ridge, LinearRegression, SGDRegressor, LogisticRegressionCV, "
-    "RidgeCV, RidgeClassifierCV, and OneVsRestClassifier, MultiOutputRegressor, "
+    "RidgeCV, RidgeClassifierCV, PoissonRegressor, GammaRegressor, TweedieRegressor, and OneVsRestClassifier, MultiOutputRegressor, "
     "MultiOutputClassifier of these"
 )
 
