@@ -574,6 +574,24 @@ class InfluencePruner(_PruningMixin, BaseEstimator):
     (98, 1)
     >>> bool((y_kept < 100).all())
     True
+
+    A rare class that the model barely predicts scores as suspicious as a
+    whole (here, pure noise with 5 % positives); ``max_class_fraction`` keeps
+    half of it, with a warning, and ``class_weight="balanced"`` flags none:
+
+    >>> import warnings
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.normal(size=(1000, 5))
+    >>> y = (rng.uniform(size=1000) < 0.05).astype(int)
+    >>> with warnings.catch_warnings(record=True) as caught:
+    ...     warnings.simplefilter("always")
+    ...     pruner = InfluencePruner(LogisticRegression()).fit(X, y)
+    >>> print(str(caught[0].message).split("; ", 1)[1].split(".")[0])
+    rows dropped per class: class 0: 0 of 947; class 1: 26 of 53 (53 flagged)
+    >>> balanced = InfluencePruner(LogisticRegression(class_weight="balanced")).fit(X, y)
+    >>> int(balanced.support_.sum())
+    1000
     """
 
     _parameter_constraints = {
