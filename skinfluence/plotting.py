@@ -63,6 +63,13 @@ def _label(ids, i):
     return str(v.item() if hasattr(v, "item") else v)
 
 
+def _row_name(ids, i):
+    """``#12`` for positions and integer labels, the label itself otherwise."""
+    v = ids[i]
+    v = v.item() if hasattr(v, "item") else v
+    return f"#{v}" if isinstance(v, numbers.Integral) else str(v)
+
+
 # --------------------------------------------------------------------------
 class InfluenceDisplay:
     """The training rows that most helped and most harmed one test prediction.
@@ -210,14 +217,14 @@ class InfluenceDisplay:
         helpful, harmful = order[:k], order[::-1][:k][::-1]
         rows = np.concatenate([helpful, harmful])
         values = self.influence[rows]
-        height = 0.45 * rows.size + 1.4
+        height = 0.45 * rows.size + 1.8
         ax, fig = _axes(ax, "InfluenceDisplay.plot", (7.0, height))
         ypos = np.arange(rows.size)[::-1]
         colors = [HELPFUL_COLOR] * k + [HARMFUL_COLOR] * k
         self.bars_ = ax.barh(ypos, values, color=colors, height=0.7)
         labels = []
         for i in rows:
-            text = f"#{_label(self.train_ids, i)}"
+            text = _row_name(self.train_ids, i)
             if self.train_labels is not None:
                 text += f" (y={_label(np.asarray(self.train_labels), i)})"
             labels.append(text)
@@ -228,7 +235,7 @@ class InfluenceDisplay:
         ax.set_ylabel("training row")
         title = "Training rows that most helped / harmed test point"
         if self.test_id is not None:
-            title += f" #{self.test_id}"
+            title += f" {_row_name([self.test_id], 0)}"
         if self.test_label is not None:
             title += f" (y={self.test_label})"
         ax.set_title(title, fontsize="medium")
@@ -239,7 +246,8 @@ class InfluenceDisplay:
                 Patch(color=HELPFUL_COLOR, label="helpful: removing it raises the loss"),
                 Patch(color=HARMFUL_COLOR, label="harmful: removing it lowers the loss"),
             ],
-            loc="lower right", fontsize="small",
+            loc="upper center", bbox_to_anchor=(0.5, -0.1), ncols=2, fontsize="small",
+            frameon=False,
         )
         self.thumbnails_ = []
         if self.images is not None and self.image_shape is not None:
@@ -404,7 +412,7 @@ class SelfInfluenceDisplay:
             ax.scatter(x[flagged], si[flagged], s=22, color=FLAG_COLOR,
                        label=f"above threshold ({flagged.size})")
             for i in flagged[np.argsort(-si[flagged])][:n_labels]:
-                ax.annotate(f"#{_label(self.train_ids, i)}", (x[i], si[i]),
+                ax.annotate(_row_name(self.train_ids, i), (x[i], si[i]),
                             xytext=(4, 2), textcoords="offset points", fontsize="small")
         finite = si[np.isfinite(si)]
         if self.log:
@@ -565,7 +573,7 @@ class InfluencePlotDisplay:
         order = np.argsort(-np.nan_to_num(d, nan=-np.inf), kind="stable")[:n_annotate]
         for i in order:
             self.annotations_.append(
-                ax.annotate(f"#{_label(self.train_ids, i)}", (h[i], r[i]), xytext=(5, 3),
+                ax.annotate(_row_name(self.train_ids, i), (h[i], r[i]), xytext=(5, 3),
                             textcoords="offset points", fontsize="small")
             )
         # legend: marker size key and the reference lines
