@@ -561,6 +561,20 @@ def influence_frame(explainer, values, test_index=None):
     )
 
 
+def _top_k(values, k):
+    """Columns of the ``k`` largest values of each row, largest first (ties: lower column)."""
+    n = values.shape[1]
+    if k < n:
+        cand = np.argpartition(-values, k - 1, axis=1)[:, :k]
+        # argpartition breaks ties arbitrarily: re-rank the k with a stable sort
+        kth = np.take_along_axis(values, cand, axis=1).min(axis=1, keepdims=True)
+        if np.all(np.sum(values >= kth, axis=1) == k):
+            vals = np.take_along_axis(values, cand, axis=1)
+            order = np.lexsort((cand, -vals), axis=1)
+            return np.take_along_axis(cand, order, axis=1)
+    return np.argsort(-values, axis=1, kind="stable")[:, :k]
+
+
 def top_influences(explainer, X_test, y_test, k=10, *, y_train=None):
     """The most helpful and most harmful training rows of each test point, as a long table.
 
@@ -618,8 +632,7 @@ def top_influences(explainer, X_test, y_test, k=10, *, y_train=None):
                 f"y_train has {y_train.shape[0]} rows, the explainer {explainer.n_train_}."
             )
     k = min(int(k), explainer.n_train_)
-    order = np.argsort(-values, axis=1, kind="stable")
-    helpful, harmful = order[:, :k], order[:, ::-1][:, :k]
+    helpful, harmful = _top_k(values, k), _top_k(-values, k)
     parts = []
     for effect, rows in (("helpful", helpful), ("harmful", harmful)):
         m = rows.shape[0]

@@ -375,3 +375,34 @@ def test_dfbetas_can_be_left_out(macro):
     assert (lean["influential"] <= full["influential"]).all()
     with pytest.raises(ValueError, match="dfbetas"):
         summary_frame(expl, dfbetas="yes")
+
+
+def test_multinomial_diagnostics_do_not_depend_on_the_method():
+    from sklearn.datasets import load_iris
+    from sklearn.preprocessing import scale
+
+    X, y = load_iris(return_X_y=True)
+    X = scale(X)[::2]
+    y = y[::2]
+    clf = LogisticRegression(C=1.0, solver="newton-cholesky", tol=1e-12).fit(X, y)
+    newton = summary_frame(InfluenceExplainer(method="newton").fit(clf, X, y))
+    first = summary_frame(InfluenceExplainer(method="first_order").fit(clf, X, y))
+    classical = [c for c in newton.columns if c not in ("self_influence", "loo_loss")]
+    assert_allclose(first[classical].to_numpy(float), newton[classical].to_numpy(float),
+                    rtol=1e-9, atol=1e-12)
+
+
+def test_zero_weight_rows_and_dataframe_verify(regression):
+    X, y, _, sw, X_test, Y_test = regression
+    sw = sw.copy()
+    sw[:3] = 0.0
+    ridge = Ridge(alpha=1.0).fit(X, y, sample_weight=sw)
+    expl = InfluenceExplainer(method="newton").fit(ridge, X, y, sample_weight=sw)
+    df = summary_frame(expl)
+    assert_allclose(df["leverage"].to_numpy()[:3], 0.0)
+    assert_allclose(df["cooks_distance"].to_numpy()[:3], 0.0)
+    assert np.isfinite(df.drop(columns="influential").to_numpy()).all()
+    Xdf = pd.DataFrame(X, index=np.arange(100, 160))
+    expl = InfluenceExplainer(method="newton").fit(Ridge().fit(Xdf, y), Xdf, y)
+    report = verify(expl, Xdf, pd.Series(y, index=Xdf.index), n_rows=3)
+    assert report.max_abs_error < 1e-10
