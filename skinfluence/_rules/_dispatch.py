@@ -2,6 +2,7 @@
 
 from sklearn.base import is_classifier
 from sklearn.linear_model import (
+    HuberRegressor,
     LinearRegression,
     LogisticRegression,
     Ridge,
@@ -17,6 +18,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from ._cv import PLAIN_EQUIVALENTS, plain_equivalent
 from ._glm import GLM_RULES
+from ._huber import HUBER_RULES, HuberRefit, huber_refit
 from ._logistic import BinaryLogisticRule, MultinomialLogisticRule
 from ._margin import LinearSVCRule, SGDClassifierRule
 from ._ridge import RidgeClassifierRule, SGDRegressorRule, SquaredErrorRule
@@ -35,6 +37,7 @@ _RULES = {
     LinearSVC: LinearSVCRule,
     SGDClassifier: SGDClassifierRule,
     **GLM_RULES,
+    **HUBER_RULES,
 }
 #: Rules whose loss may be the hinge take the smoothing temperature.
 _SMOOTH_HINGE_RULES = (LinearSVC, SGDClassifier)
@@ -45,7 +48,8 @@ _WRAPPERS = (OneVsRestClassifier, MultiOutputRegressor, MultiOutputClassifier, P
 SUPPORTED = (
     "LogisticRegression (binary and multinomial), LinearSVC, SGDClassifier, "
     "RidgeClassifier, Ridge, LinearRegression, SGDRegressor, LogisticRegressionCV, "
-    "RidgeCV, RidgeClassifierCV, PoissonRegressor, GammaRegressor, TweedieRegressor, and OneVsRestClassifier, MultiOutputRegressor, "
+    "RidgeCV, RidgeClassifierCV, PoissonRegressor, GammaRegressor, TweedieRegressor, "
+    "HuberRegressor, and OneVsRestClassifier, MultiOutputRegressor, "
     "MultiOutputClassifier of these"
 )
 
@@ -184,4 +188,6 @@ def refit_equivalent(final, rule, y, tighten):
         if isinstance(final, PerOutputRefit):
             classes = final.classes
         return PerOutputRefit(ests, classes)
+    if isinstance(final, HuberRegressor) and not isinstance(final, HuberRefit):
+        return tighten(huber_refit(final), rule, y)
     return None
