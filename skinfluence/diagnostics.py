@@ -6,9 +6,10 @@ Everything here is a thin layer over the public methods of a fitted
 lazily, only by the functions that return a DataFrame.
 
 A few quantities of the classical diagnostics are not yet exposed by the
-explainer: the signed residuals, the sample weights and loss scale of the
-objective, and the diagonal of ``H⁻¹``. They are read by the small functions
-in the section "Stand-ins for public accessors" below, and by nothing else.
+explainer: the signed residuals, the sample weights, the diagonal of ``H⁻¹``
+and the one-step deletion whatever the explainer's method. They are read by
+the small functions in the section "Stand-ins for public accessors" below,
+and by nothing else.
 """
 
 import copy
@@ -18,8 +19,11 @@ import numpy as np
 from sklearn.linear_model import (
     LinearRegression,
     LogisticRegression,
+    LogisticRegressionCV,
     Ridge,
     RidgeClassifier,
+    RidgeClassifierCV,
+    RidgeCV,
     SGDClassifier,
     SGDRegressor,
 )
@@ -159,10 +163,12 @@ def _loss_scale(explainer):
     models (they average the loss), 1 for least squares.
     """
     final = _final_estimator(explainer)
-    if isinstance(final, LogisticRegression):
-        if final.C == np.inf or getattr(final, "penalty", "l2") is None:
+    if isinstance(final, LogisticRegression | LogisticRegressionCV):
+        # LogisticRegressionCV: explained at the C_ it selected
+        C = float(np.ravel(getattr(final, "C_", getattr(final, "C", 1.0)))[0])
+        if C == np.inf or getattr(final, "penalty", "l2") is None:
             return 1.0
-        return float(final.C)
+        return C
     if isinstance(final, SGDClassifier | SGDRegressor):
         return 1.0 / explainer.n_train_
     return 1.0
@@ -177,9 +183,12 @@ def _family(explainer):
     """``"least_squares"``, ``"logistic"``, ``"multinomial"`` or ``"other"``."""
     final = _final_estimator(explainer)
     K = explainer.n_outputs_
-    if isinstance(final, LinearRegression | Ridge | SGDRegressor | RidgeClassifier):
+    least_squares = (
+        LinearRegression | Ridge | RidgeCV | SGDRegressor | RidgeClassifier | RidgeClassifierCV
+    )
+    if isinstance(final, least_squares):
         return "least_squares" if K == 1 else "other"
-    if isinstance(final, LogisticRegression):
+    if isinstance(final, LogisticRegression | LogisticRegressionCV):
         return "logistic" if K == 1 else "multinomial"
     if isinstance(final, SGDClassifier) and final.loss == "log_loss" and K == 1:
         return "logistic"
