@@ -9,6 +9,8 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
 from sklearn.utils import Bunch
 
+from ._design import row_chunks
+from ._parallel import n_workers
 from ._refine import newton_refine
 from ._rules import refit_equivalent, rule_for
 from ._validation import (
@@ -171,7 +173,7 @@ def loo_refit(
     steps, final, rule = rule_for(estimator)
     X = transform_features(steps, final, X)
     n = X.shape[0]
-    y = check_targets(y, n)
+    y = check_targets(y, n, multi_output=rule.multi_target)
     sw = check_sample_weight(sample_weight, n)
     idx = check_indices(indices, n)
     rule.encode_targets(y)  # label checks before any refit
@@ -186,10 +188,12 @@ def loo_refit(
     scale = None if rule.solver_reaches_optimum else rule.sample_scale(y, sw)
     rule = _polish(base, X, y, scale)
     rule.write_to(base)  # warm starts begin at the exact optimum
-    coefs = Parallel(n_jobs=n_jobs, verbose=verbose)(
-        delayed(_refit_without)(base, X, y, sw, i, scale) for i in idx
-    )
-    coefs = np.asarray(coefs).reshape(idx.size, *rule.coef.shape)
+    coefs = np.empty((idx.size, *rule.coef.shape))  # filled as the refits arrive
+    refits = Parallel(
+        n_jobs=n_workers(n_jobs, idx.size), verbose=verbose, return_as="generator"
+    )(delayed(_refit_without)(base, X, y, sw, i, scale) for i in idx)
+    for k, coef in enumerate(refits):
+        coefs[k] = coef
 
     design = rule.design(X[idx])
     Y = rule.encode_targets(y[idx])
@@ -203,10 +207,18 @@ def loo_refit(
     )
     if X_test is not None:
         X_test = transform_features(steps, final, X_test, name="X_test")
-        y_test = check_targets(y_test, X_test.shape[0], name="y_test")
+        y_test = check_targets(
+            y_test, X_test.shape[0], name="y_test", multi_output=rule.multi_target
+        )
         design_t = rule.design(X_test)
         Yt = rule.encode_targets(y_test)
         Zt = rule.decision(design_t)
-        Zt_loo = np.einsum("mj,ikj->mik", design_t.dense_rows(), coefs)
-        result.influence = rule.loss_change(Yt[:, None, :], Zt[:, None, :], Zt_loo - Zt[:, None, :])
+        result.influence = np.empty((design_t.n_samples, idx.size))
+        K = rule.n_outputs
+        for rows in row_chunks(design_t.n_samples, 8 * 6 * idx.size * K):
+            dZ = np.einsum("mj,ikj->mik", design_t.dense_rows(rows), coefs)
+            dZ -= Zt[rows, None, :]
+            result.influence[rows] = rule.loss_change(
+                Yt[rows, None, :], Zt[rows, None, :], dZ
+            )
     return result

@@ -8,19 +8,31 @@ processes by default, a Dask cluster under
 ``with joblib.parallel_config(backend="dask"):``. Results come back in order.
 """
 
+import itertools
 import sys
 import time
 
 from joblib import Parallel, delayed, effective_n_jobs
+
+#: ``verbose="auto"`` shows progress when the first chunk predicts a total
+#: time above this many seconds.
+PROGRESS_AFTER_SECONDS = 10.0
+
+
+def n_workers(n_jobs, n_tasks):
+    """Workers to start for ``n_tasks`` chunks: joblib's count, never more than the chunks."""
+    return max(1, min(effective_n_jobs(n_jobs), n_tasks))
 
 
 def split_for_workers(chunks, n_jobs):
     """Refine a list of slices so that every worker gets at least one.
 
     ``row_chunks`` sizes chunks by memory; with few large chunks and several
-    workers, each chunk is cut into ``⌈n_workers / len(chunks)⌉`` pieces.
+    workers, each chunk is cut into ``⌈n_workers / len(chunks)⌉`` pieces (no
+    piece smaller than one row: never more workers than rows).
     """
-    workers = effective_n_jobs(n_jobs)
+    n_rows = sum(c.stop - c.start for c in chunks)
+    workers = n_workers(n_jobs, n_rows)
     if workers <= 1 or len(chunks) >= workers:
         return chunks
     pieces = -(-workers // max(len(chunks), 1))
@@ -32,15 +44,30 @@ def split_for_workers(chunks, n_jobs):
 
 
 def _progress(iterable, total, desc, verbose):
-    """tqdm when installed, else one line per finished chunk on stderr."""
-    if not verbose:
+    """Progress over finished chunks: tqdm when installed, else lines on stderr.
+
+    ``verbose=0`` is silent; ``>= 1`` always reports; ``"auto"`` reports once
+    the first chunk predicts more than ``PROGRESS_AFTER_SECONDS`` in all.
+    """
+    if not verbose or total <= 1:
         yield from iterable
         return
+    start = time.perf_counter()
+    iterator = iter(iterable)
+    if verbose == "auto":
+        try:
+            first = next(iterator)
+        except StopIteration:
+            return
+        if (time.perf_counter() - start) * total <= PROGRESS_AFTER_SECONDS:
+            yield first
+            yield from iterator
+            return
+        iterator = itertools.chain([first], iterator)
     try:
         from tqdm.auto import tqdm
     except ImportError:
-        start = time.perf_counter()
-        for done, item in enumerate(iterable, 1):
+        for done, item in enumerate(iterator, 1):
             print(
                 f"[skinfluence] {desc}: {done}/{total} chunks, "
                 f"{time.perf_counter() - start:.1f} s",
@@ -49,10 +76,10 @@ def _progress(iterable, total, desc, verbose):
             )
             yield item
         return
-    yield from tqdm(iterable, total=total, desc=f"skinfluence: {desc}", unit="chunk")
+    yield from tqdm(iterator, total=total, desc=f"skinfluence: {desc}", unit="chunk")
 
 
-def map_chunks(func, chunks, *, n_jobs=None, verbose=0, desc="working"):
+def map_chunks(func, chunks, *, n_jobs=None, verbose=0, desc="working", out=None):
     """``[func(c) for c in chunks]`` through joblib, in order, with progress.
 
     Parameters
@@ -60,18 +87,33 @@ def map_chunks(func, chunks, *, n_jobs=None, verbose=0, desc="working"):
     func : callable
         Must be picklable (a module-level function or a ``functools.partial``
         of one) for process and Dask backends.
-    chunks : list
+    chunks : list of slice
     n_jobs : int, default=None
         joblib semantics; None means one worker unless a
-        ``joblib.parallel_config`` context says otherwise.
-    verbose : int, default=0
-        Progress reporting when > 0.
+        ``joblib.parallel_config`` context says otherwise. Never more workers
+        are started than there are chunks.
+    verbose : int or "auto", default=0
+        Progress reporting, see ``_progress``.
     desc : str
         What is being computed, for the progress bar.
+    out : ndarray, default=None
+        When given, each chunk's result is written into ``out[chunk]`` as it
+        arrives (nothing is kept or concatenated: peak memory is ``out`` plus
+        the chunks in flight) and ``out`` is returned.
+
+    Returns
+    -------
+    list of results, or ``out``
     """
     chunks = list(chunks)
-    if effective_n_jobs(n_jobs) == 1 and len(chunks) <= 1:
-        return [func(c) for c in chunks]
-    parallel = Parallel(n_jobs=n_jobs, return_as="generator")
-    results = parallel(delayed(func)(c) for c in chunks)
-    return list(_progress(results, len(chunks), desc, verbose))
+    if effective_n_jobs(n_jobs) == 1 or not chunks:
+        results = (func(c) for c in chunks)
+    else:
+        parallel = Parallel(n_jobs=n_workers(n_jobs, len(chunks)), return_as="generator")
+        results = parallel(delayed(func)(c) for c in chunks)
+    results = _progress(results, len(chunks), desc, verbose)
+    if out is None:
+        return list(results)
+    for c, part in zip(chunks, results, strict=True):
+        out[c] = part
+    return out

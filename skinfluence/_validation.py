@@ -1,8 +1,10 @@
 """Input checks shared by the explainer and ``loo_refit``. Nothing here mutates."""
 
 import numbers
+import warnings
 
 import numpy as np
+from sklearn.exceptions import DataConversionWarning
 from sklearn.utils.validation import check_array, validate_data
 
 
@@ -28,8 +30,14 @@ def transform_features(steps, final_estimator, X, name="X"):
         raise ValueError(f"Invalid {name}: {exc}") from exc
 
 
-def check_targets(y, n_samples, name="y"):
-    """``y`` as an array with ``n_samples`` rows and no NaN/inf (labels checked by the rule)."""
+def check_targets(y, n_samples, name="y", multi_output=False):
+    """``y`` as an array with ``n_samples`` rows, no NaN/inf and no missing labels.
+
+    As scikit-learn does, a column vector ``(n, 1)`` for a model fitted on a
+    1-D target is ravelled with a ``DataConversionWarning``; any other 2-D
+    ``y`` is refused unless the model has several outputs (``multi_output``,
+    multi-target Ridge), whose width the rule checks.
+    """
     if y is None:
         raise ValueError(f"{name} is required.")
     y = check_array(
@@ -39,9 +47,53 @@ def check_targets(y, n_samples, name="y"):
         raise ValueError(
             f"{name} has shape {y.shape} but the features have {n_samples} rows."
         )
-    if y.ndim == 2 and y.shape[1] == 1 and y.dtype.kind not in "fc":
-        y = y[:, 0]
+    if y.dtype == object:
+        missing = np.flatnonzero([_is_missing(v) for v in (y.ravel() if y.ndim == 1 else y[:, 0])])
+        if missing.size:
+            raise ValueError(
+                f"{name} has missing labels (None or NaN) at rows {_few(missing)}; "
+                "every row needs a label."
+            )
+    if y.ndim == 2 and not multi_output:
+        if y.shape[1] == 1:
+            warnings.warn(
+                f"A column-vector {name} was passed when a 1d array was expected. "
+                f"Please change the shape of {name} to (n_samples,), for example "
+                "using ravel().",
+                DataConversionWarning,
+                stacklevel=3,
+            )
+            return y[:, 0]
+        raise ValueError(
+            f"{name} has shape {y.shape}, but the estimator was fitted on a 1-D "
+            f"target: expected shape ({n_samples},) — one class label (or value) per "
+            "row, not one-hot or indicator columns."
+        )
     return y
+
+
+def _is_missing(value):
+    return value is None or (isinstance(value, float) and value != value)
+
+
+def _few(rows, limit=10):
+    """Row indices for a message: all of them, or the first ``limit`` and a count."""
+    rows = [int(r) for r in rows]
+    if len(rows) <= limit:
+        return str(rows)
+    return f"{rows[:limit]} and {len(rows) - limit} more"
+
+
+def check_estimator_argument(estimator, method="fit"):
+    """Refuse data passed where the fitted estimator goes (``fit(X, y)``, ``fit(X, y, clf)``)."""
+    if hasattr(estimator, "fit") and (hasattr(estimator, "get_params") or hasattr(estimator, "predict")):
+        return
+    kind = type(estimator).__name__
+    raise TypeError(
+        f"{method}(estimator, X, y): the first argument must be a fitted "
+        f"scikit-learn estimator (e.g. LogisticRegression().fit(X, y)), got {kind}. "
+        "Pass the estimator first, then its training data."
+    )
 
 
 def check_sample_weight(sample_weight, n_samples):
@@ -59,6 +111,11 @@ def check_sample_weight(sample_weight, n_samples):
         )
     if np.any(sw < 0):
         raise ValueError("sample_weight must be non-negative.")
+    if n_samples and not np.any(sw > 0):
+        raise ValueError(
+            "sample_weight is zero for every row: the model has no training data "
+            "to be influenced by."
+        )
     return sw
 
 

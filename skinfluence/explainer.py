@@ -2,24 +2,37 @@
 
 import copy
 import functools
-import numbers
+import html
 import warnings
+from numbers import Integral, Real
 
 import numpy as np
+from sklearn.base import BaseEstimator, is_regressor
 from sklearn.exceptions import ConvergenceWarning, NotFittedError
+from sklearn.utils._param_validation import Interval, StrOptions
 
 from ._design import row_chunks
+from ._diagnose import (
+    MISMATCH_GRADIENT,
+    explain_singular_hessian,
+    hinge_margin_warning,
+    relative_gradient,
+)
 from ._parallel import map_chunks, split_for_workers
 from ._refine import newton_refine
 from ._rules import rule_for
 from ._solvers import (
+    AUTO_FACTOR_FOR_LEVERAGE_MAX_PARAMS,
     SOLVERS,
+    SingularHessianError,
     check_solver_params,
     choose_solver,
     dual_applies,
     make_inverse,
 )
 from ._validation import (
+    _few,
+    check_estimator_argument,
     check_indices,
     check_sample_weight,
     check_targets,
@@ -32,10 +45,16 @@ STATIONARITY_TOL = 1e-3
 #: the solver is matrix-free (one solve per row).
 STATIONARITY_SAMPLE = 32
 
-_METHODS = ("first_order", "newton")
+#: ``refine="auto"`` polishes only when the polished parameters barely move
+#: the training predictions: a larger move means the data are not the ones
+#: the estimator was fitted on, and polishing would explain another model.
+REFINE_AUTO_MAX_SHIFT = 0.05
+#: ``1 − hᵢ`` below this (relative) is rounding: the row alone determines a
+#: parameter, and removing it leaves the model undefined (``newton`` → NaN).
+LEVERAGE_ONE_TOL = float(np.sqrt(np.finfo(np.float64).eps))
 
 
-class InfluenceExplainer:
+class InfluenceExplainer(BaseEstimator):
     """Influence of each training point on a fitted linear model's predictions.
 
     For training point ``i`` and the estimator's objective
@@ -80,12 +99,23 @@ class InfluenceExplainer:
         - ``"auto"``: ``"cholesky"`` when ``K p̃ ≤ 10,000``, else ``"dual"``
           when it applies and ``n < p̃``, ``n ≤ 15,000``, else ``"cg"``.
           The choice is recorded in ``solver_``.
-    refine : bool, default=False
+    refine : "auto" or bool, default="auto"
         Polish the fitted parameters with Newton steps on the estimator's own
         objective before explaining (on a copy: the estimator passed to
-        ``fit`` is never modified). Use it for a model fitted with a loose
-        ``tol``, and for SGD models, which never quite reach their optimum.
-        Not available for the hinge loss.
+        ``fit`` is never modified). scikit-learn's default tolerances
+        (``LogisticRegression(tol=1e-4)``, ``LinearSVC()``) and SGD models
+        stop short of the optimum by more than one training row's effect.
+        ``"auto"``: polish when ``stationarity_`` exceeds ``1e-3``, there is
+        no ``damping`` (a damped Hessian explains a slightly different
+        objective) and the loss allows it (not the hinge), with the explainer's own solver (not
+        the stochastic ``"lissa"``), provided the polished model's training
+        predictions move by less than 5 % of their spread (more means ``X, y``
+        are not the data it was fitted on, which is an error to report, not
+        to polish away; SGD models, which stop far from their optimum, are
+        exempt); warn only when polishing fails or is impossible. The number
+        of Newton steps is recorded in ``n_refine_iter_``.
+        ``True``: always polish (an error for the hinge). ``False``: never;
+        warn when not at the optimum.
     smooth_hinge_t : float, default=1e-3
         Temperature ``t`` of the smooth hinge ``t·log(1 + exp((1 − m)/t))``
         whose derivatives stand in for the hinge's (LinearSVC and
@@ -105,8 +135,10 @@ class InfluenceExplainer:
         ``joblib.Parallel`` with this many workers; a
         ``joblib.parallel_config(backend="dask")`` context sends them to a
         Dask cluster.
-    verbose : int, default=0
-        Progress of chunked work when > 0 (tqdm if installed).
+    verbose : "auto" or int, default="auto"
+        Progress of chunked work (tqdm if installed, else lines on stderr):
+        ``"auto"`` shows it when the first chunk predicts more than
+        10 seconds in all, ``0`` never, ``>= 1`` always.
 
     Attributes
     ----------
@@ -131,7 +163,15 @@ class InfluenceExplainer:
         θ, measured the same way). Above ``1e-3`` a warning is issued. NaN for
         the hinge loss, whose optimum is not a stationary point.
     n_refine_iter_ : int
-        Newton steps taken by ``refine`` (0 when ``refine=False``).
+        Newton steps taken by ``refine`` (0 when nothing was polished).
+    undefined_rows_ : ndarray of int
+        Training rows whose removal leaves a parameter unidentified (leverage
+        ``hᵢ = 1`` to rounding, ``1 − hᵢ < √eps``; for multinomial models
+        ``I − Cᵢ Mᵢ`` singular), such as the only row of a one-hot category
+        in an unpenalised model. With ``method="newton"`` every number about
+        removing them is NaN (a warning names them once), and rankings and
+        pruning leave them out. Empty for ``method="first_order"``, whose
+        linearisation stays defined.
     train_index_ : pandas.Index or None
         The index of ``X`` passed to ``fit`` when it is a DataFrame, else
         None. Every table the library returns is indexed by it.
@@ -166,16 +206,27 @@ class InfluenceExplainer:
     True
     """
 
+    _parameter_constraints = {
+        "method": [StrOptions({"first_order", "newton"})],
+        "damping": [Interval(Real, 0, None, closed="left")],
+        "solver": [StrOptions({"auto", *SOLVERS})],
+        "refine": ["boolean", StrOptions({"auto"})],
+        "smooth_hinge_t": [Interval(Real, 0, None, closed="left")],
+        "solver_params": [dict, None],
+        "n_jobs": [Integral, None],
+        "verbose": ["verbose", StrOptions({"auto"})],
+    }
+
     def __init__(
         self,
         method="first_order",
         damping=0.0,
         solver="auto",
-        refine=False,
+        refine="auto",
         smooth_hinge_t=1e-3,
         solver_params=None,
         n_jobs=None,
-        verbose=0,
+        verbose="auto",
     ):
         self.method = method
         self.damping = damping
@@ -188,43 +239,11 @@ class InfluenceExplainer:
 
     # ------------------------------------------------------------------- fit
     def _validate_params(self):
-        if self.method not in _METHODS:
-            raise ValueError(
-                f"method must be one of {_METHODS}, got {self.method!r}."
-            )
-        if (
-            not isinstance(self.damping, numbers.Real)
-            or isinstance(self.damping, bool)
-            or not np.isfinite(self.damping)
-            or self.damping < 0
-        ):
-            raise ValueError(
-                f"damping must be a finite non-negative number, got {self.damping!r}."
-            )
-        if self.solver != "auto" and self.solver not in SOLVERS:
-            raise ValueError(
-                f"solver must be 'auto' or one of {SOLVERS}, got {self.solver!r}."
-            )
-        if self.solver_params is not None and not isinstance(self.solver_params, dict):
-            raise ValueError(
-                f"solver_params must be a dict or None, got {type(self.solver_params).__name__}."
-            )
-        if self.n_jobs is not None and (
-            not isinstance(self.n_jobs, numbers.Integral) or isinstance(self.n_jobs, bool)
-            or self.n_jobs == 0
-        ):
-            raise ValueError(f"n_jobs must be None or a non-zero int, got {self.n_jobs!r}.")
-        if not isinstance(self.verbose, numbers.Integral) or self.verbose < 0:
-            raise ValueError(f"verbose must be a non-negative int, got {self.verbose!r}.")
-        if not isinstance(self.refine, (bool, np.bool_)):
-            raise ValueError(f"refine must be a bool, got {self.refine!r}.")
-        t = self.smooth_hinge_t
-        if not isinstance(t, numbers.Real) or isinstance(t, bool) or not np.isfinite(t) or t < 0:
-            raise ValueError(
-                f"smooth_hinge_t must be a finite non-negative number, got {t!r}."
-            )
+        super()._validate_params()
+        if self.n_jobs == 0:
+            raise ValueError("n_jobs must be None or a non-zero int (joblib semantics), got 0.")
 
-    def fit(self, estimator, X, y, sample_weight=None):
+    def fit(self, estimator, X=None, y=None, sample_weight=None):
         """Prepare the explanation of a fitted estimator on its training data.
 
         Assembles the Hessian of the estimator's objective at its fitted
@@ -250,10 +269,14 @@ class InfluenceExplainer:
         -------
         self : InfluenceExplainer
         """
+        check_estimator_argument(estimator)
+        if X is None or y is None:
+            raise ValueError("fit(estimator, X, y) needs the training data X and y.")
         self._validate_params()
+        refine = self.refine if isinstance(self.refine, str) else bool(self.refine)
         estimator = copy.deepcopy(estimator)
         steps, final, rule = rule_for(estimator, smooth_hinge_t=self.smooth_hinge_t)
-        if self.refine and rule.smooth_surrogate:
+        if refine is True and rule.smooth_surrogate:
             raise ValueError(
                 "refine=True is not available for the hinge loss: the hinge is not "
                 "differentiable, and polishing the smooth-hinge surrogate would "
@@ -262,16 +285,15 @@ class InfluenceExplainer:
         train_index = getattr(X, "index", None)
         X = transform_features(steps, final, X)
         n = X.shape[0]
-        y = check_targets(y, n)
+        y = check_targets(y, n, multi_output=rule.multi_target)
         sw = check_sample_weight(sample_weight, n)
         Y = rule.encode_targets(y)
         s = rule.sample_scale(y, sw)
         design = rule.design(X)
 
         self.n_refine_iter_ = 0
-        if self.refine:
+        if refine is True:
             rule, self.n_refine_iter_ = newton_refine(rule, design, Y, s)
-
         if self.solver == "auto":
             self.solver_ = choose_solver(
                 n, rule.n_outputs * design.n_columns, design.n_columns,
@@ -279,46 +301,119 @@ class InfluenceExplainer:
             )
         else:
             self.solver_ = self.solver
-        params = check_solver_params(self.solver_, self.solver_params)
-        inverse = make_inverse(self.solver_, rule, design, Y, s, self.damping, params)
-
-        Z = rule.decision(design)
-        weight = rule.scale * s  # c·sᵢ, (n, 1) or (n, K)
-        grad = weight * rule.loss_gradient(Y, Z)  # gᵢ = (c sᵢ ⊙ rᵢ) ⊗ x̃ᵢ
-
-        if self.refine:
+        self._solver_params = check_solver_params(self.solver_, self.solver_params)
+        self._final_for_names = final
+        self._prepare(rule, design, Y, s)
+        self._refine_outcome = None
+        if refine == "auto" and self.damping == 0 and self.stationarity_ > STATIONARITY_TOL:
+            if self.solver_ == "lissa":
+                self._refine_outcome = "impossible"
+            else:
+                try:
+                    refined, n_iter = newton_refine(
+                        rule, design, Y, s, inverse=functools.partial(
+                            _solver_inverse, self.solver_, self._solver_params
+                        ),
+                    )
+                    shift = _relative_shift(rule.decision(design), refined.decision(design))
+                except SingularHessianError:  # the undamped objective is singular
+                    refined, shift = None, 0.0
+                    self._refine_outcome = "failed"
+                if refined is None:
+                    pass
+                elif shift > REFINE_AUTO_MAX_SHIFT and rule.solver_reaches_optimum:
+                    self._refine_outcome = f"moved {shift:.0%}"
+                else:
+                    self.n_refine_iter_ = n_iter
+                    rule = refined
+                    self._prepare(rule, design, Y, s)
+                    if self.stationarity_ > STATIONARITY_TOL:
+                        self._refine_outcome = "failed"
+        if self.n_refine_iter_:
             rule.write_to(final)
         self.estimator_ = estimator
         self._steps, self._final = steps, final
-        self._rule, self._design, self._Y, self._Z = rule, design, Y, Z
-        self._inverse, self._grad = inverse, grad
-        self._curvature = weight[:, :, None] * rule.curvature_matrix(Y, Z)
-        self._M = self._newton_w = None
-        if self.solver_ in ("cholesky", "dual"):
-            # M_i[k, l] = x̃ᵢᵀ (H⁻¹)_kl x̃ᵢ for every row costs what the Hessian
-            # cost; matrix-free solvers compute it only when asked (see _leverage).
-            self._M = inverse.leverage_blocks(design)
         self.train_index_ = train_index
         self.params_ = rule.params
         self.n_params_ = rule.n_params
         self.n_train_ = n
         self.n_outputs_ = rule.n_outputs
-        self.stationarity_ = np.nan if rule.smooth_surrogate else self._stationarity(design, Y, s)
-        if self.stationarity_ > STATIONARITY_TOL:
-            warnings.warn(
-                "The estimator is not at the optimum of its objective on (X, y): "
-                f"its distance to the optimum is {self.stationarity_:.2e} times the "
-                "typical influence of one training point on the parameters "
-                f"(tolerated: {STATIONARITY_TOL:.0e}), so influence estimates are "
-                "off by about that much. Pass refine=True to polish the parameters "
-                "with Newton steps (the estimator is not modified), or refit with "
-                "a smaller tol (e.g. tol=1e-10; for LogisticRegression prefer "
-                "solver='newton-cholesky', as lbfgs stalls before that), or check "
-                "that X, y and sample_weight are the data it was fitted on.",
-                ConvergenceWarning,
-                stacklevel=2,
-            )
+        self._warn_if_not_stationary()
+        if rule.smooth_surrogate:
+            message = hinge_margin_warning(rule, Y, self._Z, s)
+            if message:
+                warnings.warn(message, UserWarning, stacklevel=2)
+        if self.method == "newton" and self._M is not None:
+            self._train_weights()  # names rows of leverage 1 now, not at first use
         return self
+
+    def _prepare(self, rule, design, Y, s):
+        """Factorise (or set up) ``H⁻¹`` at the rule's parameters; per-row state."""
+        try:
+            inverse = make_inverse(
+                self.solver_, rule, design, Y, s, self.damping, self._solver_params
+            )
+        except SingularHessianError as exc:
+            raise SingularHessianError(
+                explain_singular_hessian(
+                    exc, rule, design, Y, s, self.damping,
+                    getattr(self._final_for_names, "feature_names_in_", None),
+                )
+            ) from None
+        Z = rule.decision(design)
+        weight = rule.scale * s  # c·sᵢ, (n, 1) or (n, K)
+        self._rule, self._design, self._Y, self._Z, self._s = rule, design, Y, Z, s
+        self._inverse = inverse
+        self._grad = weight * rule.loss_gradient(Y, Z)  # gᵢ = (c sᵢ ⊙ rᵢ) ⊗ x̃ᵢ
+        self._curvature = weight[:, :, None] * rule.curvature_matrix(Y, Z)
+        self._M = self._newton_w = self._undefined = None
+        if self.solver_ in ("cholesky", "dual"):
+            # M_i[k, l] = x̃ᵢᵀ (H⁻¹)_kl x̃ᵢ for every row costs what the Hessian
+            # cost; matrix-free solvers compute it only when asked (see _leverage).
+            self._M = inverse.leverage_blocks(design)
+        self.stationarity_ = np.nan if rule.smooth_surrogate else self._stationarity(design, Y, s)
+
+    def _warn_if_not_stationary(self):
+        if not self.stationarity_ > STATIONARITY_TOL:
+            return
+        text = (
+            "The estimator is not at the optimum of its objective on (X, y): "
+            f"its distance to the optimum is {self.stationarity_:.2e} times the "
+            "typical influence of one training point on the parameters "
+            f"(tolerated: {STATIONARITY_TOL:.0e}), so influence estimates are "
+            "off by about that much. "
+        )
+        mismatch = self._rule.solver_reaches_optimum and (
+            relative_gradient(self._rule, self._design, self._Y, self._s) > MISMATCH_GRADIENT
+        )
+        outcome = self._refine_outcome or ""
+        if outcome.startswith("moved"):
+            text += (
+                "Polishing it (refine='auto') would move its training predictions "
+                f"by {outcome.split()[1]} of their spread, so it was not polished. "
+            )
+        elif outcome == "failed":
+            text += "Newton polishing (refine='auto') did not reach the optimum either. "
+        elif outcome == "impossible":
+            text += (
+                "refine='auto' does not polish with the stochastic solver='lissa': "
+                "refit with a smaller tol (e.g. tol=1e-10; for LogisticRegression "
+                "prefer solver='newton-cholesky'), or pass refine=True. "
+            )
+        elif self.refine is False or (not isinstance(self.refine, str) and not self.refine):
+            text += (
+                "Pass refine='auto' or True to polish the parameters with Newton "
+                "steps (the estimator is not modified), or refit with a smaller tol. "
+            )
+        if mismatch or outcome.startswith("moved") or outcome == "failed":
+            text += (
+                "X, y and sample_weight are probably not the data it was fitted on: "
+                "for the last step of a Pipeline pass the transformed X (or pass the "
+                "whole Pipeline), and pass the same sample_weight."
+            )
+        else:
+            text += "Check that X, y and sample_weight are the data it was fitted on."
+        warnings.warn(text, ConvergenceWarning, stacklevel=3)
 
     def _stationarity(self, design, Y, s):
         solve = getattr(self._inverse, "diagnostic_solve", self._inverse.solve)
@@ -341,23 +436,39 @@ class InfluenceExplainer:
             return 0.0 if decrement2 == 0 else np.inf
         return float(np.sqrt(max(decrement2, 0.0)) / np.median(per_sample))
 
-    def _leverage_of(self, rows):
+    def _leverage_of(self, inverse, rows):
         """``M_i = Uᵢᵀ H⁻¹ Uᵢ`` for the training rows ``rows``, chunked through joblib."""
         K, d = self._rule.n_outputs, self._design.n_columns
-        width = K if self._inverse.coupled else 1
+        width = K if inverse.coupled else 1
         chunks = list(row_chunks(rows.size, 8 * 4 * K * d * width, 1024))
         chunks = split_for_workers(chunks, self.n_jobs)
-        parts = map_chunks(
-            functools.partial(_leverage_chunk, self._inverse, self._design, rows),
-            chunks, n_jobs=self.n_jobs, verbose=self.verbose, desc="leverage of training rows",
+        out = np.empty((rows.size, K, K))
+        return map_chunks(
+            functools.partial(_leverage_chunk, inverse, self._design, rows),
+            chunks, n_jobs=self.n_jobs, verbose=self.verbose,
+            desc="leverage of training rows", out=out,
         )
-        return np.concatenate(parts) if parts else np.zeros((0, K, K))
 
     @property
     def _leverage(self):
-        """``M_i`` for every training row (computed on first use by matrix-free solvers)."""
+        """``M_i`` for every training row (computed on first use by matrix-free solvers).
+
+        A matrix-free solver needs one solve per row and output (n·K solves).
+        When ``solver="auto"`` chose it and the dense Hessian fits in memory
+        (``K p̃ ≤ 20,000``), the leverages come from a Cholesky factorisation
+        instead, built once here: the same numbers, exact, at ``O(n p̃²)``.
+        """
         if self._M is None:
-            self._M = self._leverage_of(np.arange(self.n_train_))
+            inverse = self._inverse
+            K, d = self._rule.n_outputs, self._design.n_columns
+            if self.solver == "auto" and K * d <= AUTO_FACTOR_FOR_LEVERAGE_MAX_PARAMS:
+                inverse = make_inverse(
+                    "cholesky", self._rule, self._design, self._Y,
+                    self._s, self.damping, {},
+                )
+                self._M = inverse.leverage_blocks(self._design)
+            else:
+                self._M = self._leverage_of(inverse, np.arange(self.n_train_))
         return self._M
 
     # -------------------------------------------------------------- helpers
@@ -369,30 +480,70 @@ class InfluenceExplainer:
             )
 
     def _train_weights(self, index=slice(None)):
-        """``ŵᵢ`` with ``Δθᵢ = H⁻¹ (ŵᵢ ⊗ x̃ᵢ)``: ``c sᵢ rᵢ`` or its Newton correction."""
+        """``ŵᵢ`` with ``Δθᵢ = H⁻¹ (ŵᵢ ⊗ x̃ᵢ)``: ``c sᵢ rᵢ`` or its Newton correction.
+
+        Rows of leverage 1 get NaN weights (``method="newton"``), named once
+        in a warning.
+        """
         if self.method == "first_order":
             return self._grad[index]
         if self._newton_w is None:
-            self._newton_w = _newton_weights(
+            w, undefined = _newton_weights(
                 self._grad, self._leverage, self._curvature, self._inverse.coupled
             )
+            self._newton_w, self._undefined = w, np.flatnonzero(undefined)
+            if self._undefined.size:
+                warnings.warn(
+                    f"{self._undefined.size} training row(s) have leverage 1 to rounding "
+                    f"(rows {_few(self._undefined)}): each alone determines a "
+                    "parameter (e.g. the only row of a one-hot category in an "
+                    "unpenalised model), so the model without it is undefined. Their "
+                    "influence, self-influence and parameter change are NaN, and "
+                    "rankings and pruning leave them out (undefined_rows_ lists them). "
+                    "A penalty (Ridge alpha, LogisticRegression C) or damping makes "
+                    "them defined.",
+                    UserWarning,
+                    stacklevel=3,
+                )
         return self._newton_w[index]
 
-    def _test_data(self, X_test, y_test):
+    @property
+    def undefined_rows_(self):
+        """Rows whose removal leaves a parameter unidentified (see the class docstring)."""
+        self._check_fitted()
+        if self.method == "first_order":
+            return np.zeros(0, dtype=np.intp)
+        self._train_weights()
+        return self._undefined
+
+    def _test_data(self, X_test, y_test, target="loss"):
         rule = self._rule
+        raw = X_test
         X_test = transform_features(self._steps, self._final, X_test, name="X_test")
-        y_test = check_targets(y_test, X_test.shape[0], name="y_test")
+        if y_test is None:
+            if target == "loss" and is_regressor(self._final):
+                raise ValueError(
+                    "y_test is required for the loss of a regressor: at the "
+                    "model's own predictions the squared error is zero."
+                )
+            y_test = self.estimator_.predict(raw)
+        y_test = check_targets(
+            y_test, X_test.shape[0], name="y_test", multi_output=rule.multi_target
+        )
         design = rule.design(X_test)
         return design, rule.encode_targets(y_test)
 
     # ------------------------------------------------------------ public API
-    def influence(self, X_test, y_test):
+    def influence(self, X_test, y_test=None):
         """Change of each test loss when each training point is removed.
 
         Parameters
         ----------
         X_test : {array-like, sparse matrix} of shape (n_test, n_features)
-        y_test : array-like of shape (n_test,) or (n_test, n_targets)
+        y_test : array-like of shape (n_test,) or (n_test, n_targets), default=None
+            The test labels. None means the labels the model predicts
+            (classifiers only): the influence on the model's confidence in its
+            own prediction.
 
         Returns
         -------
@@ -400,30 +551,35 @@ class InfluenceExplainer:
             ``influence[j, i] ≈ ℓ(z_test_j, θ̂₋ᵢ) − ℓ(z_test_j, θ̂)``, the loss
             being the estimator's unweighted, unregularised per-sample loss
             (log-loss, squared error). Positive: training point ``i`` helps
-            test point ``j``. Computed in chunks of test points whose
-            temporaries fit ``sklearn.get_config()["working_memory"]``.
+            test point ``j``. The result is allocated once and filled chunk by
+            chunk of test points, whose temporaries fit
+            ``sklearn.get_config()["working_memory"]``.
         """
         self._check_fitted()
         design_t, Yt = self._test_data(X_test, y_test)
         K, n = self._rule.n_outputs, self.n_train_
-        per_row = 8 * (1 if self.method == "first_order" else 3) * n * K
+        per_row = 8 * (1 if self.method == "first_order" else 6) * n * K
         chunks = split_for_workers(list(row_chunks(design_t.n_samples, per_row)), self.n_jobs)
         self._train_weights()  # computed once here, not in every worker
-        parts = map_chunks(
+        out = np.empty((design_t.n_samples, n))
+        return map_chunks(
             functools.partial(_influence_chunk, self, design_t, Yt),
-            chunks, n_jobs=self.n_jobs, verbose=self.verbose, desc="influence on test points",
+            chunks, n_jobs=self.n_jobs, verbose=self.verbose,
+            desc="influence on test points", out=out,
         )
-        if len(parts) == 1:
-            return parts[0]
-        return np.concatenate(parts) if parts else np.empty((0, n))
 
     def self_influence(self):
         """Change of each training point's own loss when it is removed.
 
-        Costs nothing beyond ``fit``: with ``qᵢ = x̃ᵢᵀ H⁻¹ x̃ᵢ`` (one triangular
-        solve per training point, done in ``fit``), the prediction on point
-        ``i`` moves by ``Δzᵢ = wᵢ qᵢ`` where ``wᵢ`` is ``c s_i r_i`` (first
-        order) or ``c s_i r_i / (1 − hᵢ)`` (newton).
+        With ``qᵢ = x̃ᵢᵀ H⁻¹ x̃ᵢ``, the prediction on point ``i`` moves by
+        ``Δzᵢ = wᵢ qᵢ`` where ``wᵢ`` is ``c s_i r_i`` (first order) or
+        ``c s_i r_i / (1 − hᵢ)`` (newton). What the ``qᵢ`` cost depends on the
+        solver: nothing beyond ``fit`` for ``"cholesky"`` and ``"dual"``
+        (computed there, ``O(n p̃²)``); for ``"cg"`` and ``"lissa"`` one solve
+        per row and output (``n·K`` solves, in parallel chunks with progress),
+        except that with ``solver="auto"`` a dense Hessian of up to 20,000
+        rows is factorised once instead (exact, far faster). Rows of leverage
+        1 are NaN with ``method="newton"`` (see ``undefined_rows_``).
 
         Returns
         -------
@@ -500,12 +656,58 @@ class InfluenceExplainer:
         rule = self._rule
         K, d = rule.n_outputs, self._design.n_columns
         W = self._train_weights(idx)
-        out = np.empty((idx.size, K, d))
-        for rows in row_chunks(idx.size, 8 * 3 * d * K):
+        out = np.empty((idx.size, self.n_params_))
+        for rows in row_chunks(idx.size, 8 * 4 * d * K):
             Xr = self._design.dense_rows(idx[rows])
             E = np.stack([(Xr * W[rows, k, None]).T for k in range(K)])
-            out[rows] = self._inverse.solve(E).transpose(2, 0, 1)
-        return rule.to_public(out)
+            out[rows] = rule.to_public(self._inverse.solve(E).transpose(2, 0, 1))
+        return out
+
+    # ----------------------------------------------------------- display
+    def __repr__(self, N_CHAR_MAX=700):
+        text = super().__repr__(N_CHAR_MAX=N_CHAR_MAX)
+        if not hasattr(self, "params_"):
+            return text
+        return f"{text} fitted: {self._fitted_summary()}"
+
+    def _fitted_summary(self):
+        return (
+            f"{type(self._final).__name__}, n_train_={self.n_train_}, "
+            f"n_params_={self.n_params_}, solver_={self.solver_!r}, "
+            f"stationarity_={self.stationarity_:.1e}"
+        )
+
+    def _repr_html_(self):
+        rows = [("parameters", super().__repr__())]
+        if hasattr(self, "params_"):
+            rows += [
+                ("estimator", type(self._final).__name__),
+                ("method", self.method),
+                ("solver_", self.solver_),
+                ("n_train_", self.n_train_),
+                ("n_params_", self.n_params_),
+                ("stationarity_", f"{self.stationarity_:.2e}"),
+                ("refined (Newton steps)", self.n_refine_iter_),
+            ]
+        else:
+            rows.append(("state", "not fitted"))
+        body = "".join(
+            f"<tr><th style='text-align:left'>{html.escape(str(k))}</th>"
+            f"<td style='text-align:left'>{html.escape(str(v))}</td></tr>"
+            for k, v in rows
+        )
+        return f"<table><caption>InfluenceExplainer</caption>{body}</table>"
+
+
+def _solver_inverse(solver, params, rule, design, Y, s, damping):
+    """``H⁻¹`` at the rule's parameters by the explainer's own solver (for ``refine``)."""
+    return make_inverse(solver, rule, design, Y, s, damping, params)
+
+
+def _relative_shift(Z, Z_new):
+    """``max |Z_new − Z|`` relative to the spread of ``Z`` (its standard deviation)."""
+    spread = float(np.std(Z)) or 1.0
+    return float(np.max(np.abs(Z_new - Z))) / spread
 
 
 def _newton_weights(grad, M, C, coupled):
@@ -513,17 +715,27 @@ def _newton_weights(grad, M, C, coupled):
 
     Woodbury with ``Uᵢ = I_K ⊗ x̃ᵢ``, ``Cᵢ = c sᵢ ∂²ℓᵢ/∂z²`` and
     ``Mᵢ = Uᵢᵀ H⁻¹ Uᵢ``. For decoupled outputs this is ``gᵢ / (1 − hᵢ)`` per
-    output with the leverage ``hᵢ = Cᵢ Mᵢ``. A leverage of 1 (a row that alone
-    determines a parameter) gives an infinite result: leaving it out makes
-    the model undefined.
+    output with the leverage ``hᵢ = Cᵢ Mᵢ``.
+
+    Returns the weights and a mask of the rows where ``I − Cᵢ Mᵢ`` is
+    singular to rounding (``1 − hᵢ < LEVERAGE_ONE_TOL``, or the smallest
+    singular value of ``I − Cᵢ Mᵢ`` below it): the row alone determines a
+    parameter, the model without it is undefined, and its weights are NaN.
     """
     if not coupled:
         h = np.einsum("ikk->ik", C) * np.einsum("ikk->ik", M)
+        undefined = np.any(1.0 - h < LEVERAGE_ONE_TOL * np.maximum(1.0, np.abs(h)), axis=1)
         with np.errstate(divide="ignore", invalid="ignore"):
-            return np.where(grad == 0, 0.0, grad / (1.0 - h))
-    K = grad.shape[1]
-    A = np.eye(K) - C @ M
-    return np.linalg.solve(A, grad[:, :, None])[:, :, 0]
+            w = np.where(grad == 0, 0.0, grad / (1.0 - h))
+    else:
+        K = grad.shape[1]
+        A = np.eye(K) - C @ M
+        sigma = np.linalg.svd(A, compute_uv=False)
+        undefined = sigma[:, -1] < LEVERAGE_ONE_TOL * np.maximum(1.0, sigma[:, 0])
+        A[undefined] = np.eye(K)
+        w = np.linalg.solve(A, grad[:, :, None])[:, :, 0]
+    w[undefined] = np.nan
+    return w, undefined
 
 
 def _leverage_chunk(inverse, design, rows, chunk):

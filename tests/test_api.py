@@ -129,13 +129,16 @@ def test_unfitted_estimator_and_explainer(cancer):
 @pytest.mark.parametrize(
     "params, match",
     [
-        ({"method": "second_order"}, "method must be one of"),
-        ({"damping": -1.0}, "damping must be a finite non-negative"),
-        ({"damping": np.nan}, "damping must be a finite non-negative"),
-        ({"damping": "1"}, "damping must be a finite non-negative"),
-        ({"solver": "qr"}, "solver must be"),
-        ({"refine": "yes"}, "refine must be a bool"),
-        ({"smooth_hinge_t": -0.1}, "smooth_hinge_t must be a finite non-negative"),
+        ({"method": "second_order"}, "'method' parameter of InfluenceExplainer must be a str among"),
+        ({"damping": -1.0}, "'damping' parameter .* in the range"),
+        ({"damping": np.nan}, "'damping' parameter .* in the range"),
+        ({"damping": np.inf}, "'damping' parameter .* in the range"),
+        ({"damping": "1"}, "'damping' parameter .* in the range"),
+        ({"solver": "qr"}, "'solver' parameter .* among"),
+        ({"refine": "yes"}, "'refine' parameter .* 'bool'"),
+        ({"smooth_hinge_t": -0.1}, "'smooth_hinge_t' parameter .* in the range"),
+        ({"n_jobs": 1.5}, "'n_jobs' parameter"),
+        ({"verbose": -1}, "'verbose' parameter"),
     ],
 )
 def test_bad_parameters(fitted, params, match):

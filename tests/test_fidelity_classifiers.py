@@ -126,9 +126,14 @@ def test_sgd_classifier_after_refine_matches_refits(cancer, loss):
     X, y, X_test, y_test = cancer
     sgd = SGDClassifier(loss=loss, alpha=0.01, random_state=0).fit(X, y)
     with pytest.warns(ConvergenceWarning, match="not at the optimum"):
-        InfluenceExplainer().fit(sgd, X, y)  # SGD stops short of its optimum
+        InfluenceExplainer(refine=False).fit(sgd, X, y)  # SGD stops short of its optimum
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the default polishes silently
+        auto = InfluenceExplainer(method="newton").fit(sgd, X, y)
+    assert auto.n_refine_iter_ > 0
     expl = InfluenceExplainer(method="newton", refine=True).fit(sgd, X, y)
     assert expl.stationarity_ < 1e-8
+    np.testing.assert_allclose(auto.params_, expl.params_, rtol=1e-10, atol=1e-12)
     truth = loo_refit(sgd, X, y, X_test, y_test)
     np.testing.assert_allclose(expl.params_, truth.params, rtol=1e-6, atol=1e-8)
     assert pearson(expl.influence(X_test, y_test), truth.influence) >= 0.99

@@ -204,7 +204,7 @@ def test_solver_params_are_validated(cancer):
     clf = LogisticRegression().fit(X, y)
     with pytest.raises(ValueError, match="recursion_depth.*not parameters of solver='cg'"):
         InfluenceExplainer(solver="cg", solver_params={"recursion_depth": 3}).fit(clf, X, y)
-    with pytest.raises(ValueError, match="solver_params must be a dict"):
+    with pytest.raises(ValueError, match="'solver_params' parameter .* 'dict'"):
         InfluenceExplainer(solver_params=[1]).fit(clf, X, y)
     with pytest.raises(ValueError, match="n_jobs"):
         InfluenceExplainer(n_jobs=0).fit(clf, X, y)

@@ -56,6 +56,9 @@ class LinearRule:
     #: False for estimators (SGD) whose own solver stops short of the optimum:
     #: ``loo_refit`` then polishes each refit with Newton's method.
     solver_reaches_optimum = True
+    #: True when the estimator was fitted on a 2-D target with one column per
+    #: output (multi-target Ridge): ``y`` is then (n, K), else 1-D.
+    multi_target = False
 
     def __init__(self, coef, penalty, scale, fit_intercept):
         self.coef = np.asarray(coef, dtype=np.float64)

@@ -85,6 +85,7 @@ class RidgeClassifierRule(ClassLabelsMixin, SquaredErrorRule):
     def __init__(self, estimator):
         super().__init__(estimator)
         self._init_classes(estimator)
+        self.multi_target = False  # labels are 1-D whatever the number of classes
 
     encode_targets = OneVsRestMarginRule.encode_targets
 

@@ -6,9 +6,15 @@ and ``coupled``, whichever solver is chosen.
 """
 
 import functools
+from numbers import Integral, Real
 
 import numpy as np
 import scipy.sparse as sp
+from sklearn.utils._param_validation import (
+    Interval,
+    InvalidParameterError,
+    validate_parameter_constraints,
+)
 
 from ._cholesky import CholeskySolver, SingularHessianError
 from ._dual import DualInverse
@@ -35,6 +41,16 @@ SOLVER_PARAMS = {
     },
 }
 SOLVERS = tuple(SOLVER_PARAMS)
+#: What each solver parameter may be (scikit-learn's constraint idiom).
+SOLVER_PARAM_CONSTRAINTS = {
+    "tol": [Interval(Real, 0, None, closed="neither")],
+    "maxiter": [Interval(Integral, 1, None, closed="left"), None],
+    "recursion_depth": [Interval(Integral, 1, None, closed="left")],
+    "repeats": [Interval(Integral, 1, None, closed="left")],
+    "batch_size": [Interval(Integral, 1, None, closed="left")],
+    "scale": [Interval(Real, 0, None, closed="neither"), None],
+    "random_state": ["random_state"],
+}
 
 #: ``solver="auto"`` factorises when the dense Hessian has at most this many rows
 #: (``(K p̃)³/3`` flops ≈ 3·10¹¹, seconds; ``(K p̃)²`` doubles = 800 MB). Measured
@@ -44,6 +60,11 @@ AUTO_CHOLESKY_MAX_PARAMS = 10_000
 #: ``solver="auto"`` uses the dual (n × n) factorisation up to this many rows
 #: (an n × n matrix of 15,000 rows is 1.8 GB).
 AUTO_DUAL_MAX_SAMPLES = 15_000
+#: With ``solver="auto"`` and a matrix-free solver, the leverages (needed by
+#: ``self_influence`` and ``method="newton"``) come from a Cholesky
+#: factorisation when the dense Hessian has at most this many rows (3.2 GB):
+#: one factorisation instead of ``n·K`` iterative solves.
+AUTO_FACTOR_FOR_LEVERAGE_MAX_PARAMS = 20_000
 
 
 def dual_applies(rule, damping):
@@ -80,7 +101,17 @@ def check_solver_params(solver, params):
             f"solver_params {unknown} are not parameters of solver={solver!r}; it "
             f"accepts {sorted(allowed) or 'none'}."
         )
-    return {**allowed, **params}
+    merged = {**allowed, **params}
+    try:
+        validate_parameter_constraints(
+            {k: SOLVER_PARAM_CONSTRAINTS[k] for k in merged},
+            merged,
+            caller_name=f"solver={solver!r}",
+        )
+    except InvalidParameterError as exc:
+        message = str(exc).replace("The '", "solver_params['", 1).replace("' parameter of", "'] of", 1)
+        raise InvalidParameterError(message) from None
+    return merged
 
 
 def make_inverse(solver, rule, design, Y, s, damping, params):
@@ -118,6 +149,7 @@ __all__ = [
     "LissaDivergenceError",
     "SOLVERS",
     "SOLVER_PARAMS",
+    "AUTO_FACTOR_FOR_LEVERAGE_MAX_PARAMS",
     "SingularHessianError",
     "check_solver_params",
     "choose_solver",

@@ -14,55 +14,89 @@ class SingularHessianError(LinAlgError):
     """The Hessian is singular or not positive definite: influence is undefined.
 
     Raised, for example, for LinearRegression with collinear features or more
-    features than samples. Passing ``damping > 0`` to the explainer solves with
+    features than samples; the explainer's message names the cause it finds
+    in the data. Passing ``damping > 0`` to the explainer solves with
     ``H + damping·I`` instead.
     """
 
 
 class CholeskySolver:
-    """``H⁻¹ B`` through ``H = L Lᵀ`` (LAPACK ``potrf``/``potrs``).
+    """``H⁻¹ B`` through an equilibrated Cholesky factorisation.
+
+    ``H`` is first scaled symmetrically to unit diagonal,
+    ``S = D⁻¹ H D⁻¹`` with ``D = diag(√Hⱼⱼ)``, and ``S = L Lᵀ`` is factorised
+    by LAPACK (``potrf``); then ``H⁻¹ B = D⁻¹ S⁻¹ D⁻¹ B``. The scaling makes the
+    singularity test independent of the units of the features (a column of
+    Unix timestamps next to one of ratios is badly scaled, not singular):
+    only a matrix whose *scaled* reciprocal condition number (LAPACK
+    ``pocon``) is below ``rcond_min`` is refused.
 
     Parameters
     ----------
     hessian : ndarray of shape (d, d)
         Symmetric positive definite. It is not modified.
     rcond_min : float, optional
-        Matrices whose estimated reciprocal condition number (LAPACK ``pocon``)
-        is below this are treated as singular; default ``d · eps``.
+        Scaled matrices whose estimated reciprocal condition number is below
+        this are treated as singular; default ``d · eps``.
+    overwrite : bool, default=False
+        Scale and factorise ``hessian`` in place (the caller's copy), saving
+        one ``d × d`` array.
+
+    Raises
+    ------
+    SingularHessianError
+        When ``H`` has a zero or negative diagonal entry, is not positive
+        definite, or is numerically singular after scaling. The message says
+        which; the explainer adds the cause it finds in the data.
     """
 
     name = "cholesky"
 
-    def __init__(self, hessian, rcond_min=None):
+    def __init__(self, hessian, rcond_min=None, overwrite=False):
         d = hessian.shape[0]
         rcond_min = d * np.finfo(np.float64).eps if rcond_min is None else rcond_min
+        diag = np.diag(hessian).copy()
+        if not np.all(np.isfinite(hessian)):
+            raise SingularHessianError(
+                "The Hessian has infinite or NaN entries: some feature values are "
+                "too large to square in double precision. Rescale the features "
+                "(e.g. StandardScaler)."
+            )
+        zero = np.flatnonzero(~(diag > 0))
+        if zero.size:
+            self.zero_diagonal = zero
+            raise SingularHessianError(
+                f"The Hessian has no curvature along parameter(s) {zero.tolist()[:10]} "
+                "(zero diagonal), so the influence of a training point is undefined."
+            )
+        self.scale = 1.0 / np.sqrt(diag)
+        scaled = hessian if overwrite else hessian.copy()
+        scaled *= self.scale[:, None]
+        scaled *= self.scale[None, :]
+        anorm = np.abs(scaled).sum(axis=0).max()
         try:
-            self._factor = cho_factor(hessian, lower=True, check_finite=False)
+            self._factor = cho_factor(scaled, lower=True, overwrite_a=True, check_finite=False)
         except LinAlgError:
             raise SingularHessianError(
                 "The Hessian is not positive definite (Cholesky failed), so the "
-                "influence of a training point is undefined. This happens without "
-                "regularisation when features are collinear or outnumber the "
-                "samples; pass damping > 0 (e.g. damping=1e-3) to solve with "
-                "H + damping·I."
+                "influence of a training point is undefined."
             ) from None
-        (pocon,) = get_lapack_funcs(("pocon",), (hessian,))
-        anorm = np.abs(hessian).sum(axis=0).max()
+        (pocon,) = get_lapack_funcs(("pocon",), (scaled,))
         rcond, _ = pocon(self._factor[0], anorm, uplo="L")
         self.rcond = float(rcond)
         if not self.rcond > rcond_min:
             raise SingularHessianError(
                 f"The Hessian is numerically singular (reciprocal condition number "
-                f"{self.rcond:.2e}), so the influence of a training point is "
-                "undefined. This happens without regularisation when features are "
-                "collinear or outnumber the samples; pass damping > 0 (e.g. "
-                "damping=1e-3) to solve with H + damping·I."
+                f"{self.rcond:.2e} after scaling every parameter to unit curvature), "
+                "so the influence of a training point is undefined."
             )
 
     def solve(self, B):
         """``H⁻¹ B`` for B of shape (d,) or (d, m)."""
-        return cho_solve(self._factor, B, check_finite=False)
+        scale = self.scale if np.ndim(B) == 1 else self.scale[:, None]
+        return scale * cho_solve(self._factor, scale * B, check_finite=False)
 
     def whiten(self, B):
-        """``L⁻¹ B``, so that ``‖L⁻¹ b‖² = bᵀ H⁻¹ b`` (one triangular solve)."""
-        return solve_triangular(self._factor[0], B, lower=True, check_finite=False)
+        """``L⁻¹ D⁻¹ B``, so that ``‖L⁻¹ D⁻¹ b‖² = bᵀ H⁻¹ b`` (one triangular solve)."""
+        scale = self.scale if np.ndim(B) == 1 else self.scale[:, None]
+        return solve_triangular(self._factor[0], scale * B, lower=True, check_finite=False)

@@ -40,7 +40,7 @@ class BlockDiagonalHessian:
         for H in self.blocks:
             H = H.copy()
             H[np.diag_indices_from(H)] += damping
-            solvers.append(solver(H))
+            solvers.append(solver(H, overwrite=True))
         return BlockDiagonalInverse(solvers, self.block_of_output)
 
 
@@ -78,7 +78,7 @@ class FullHessian:
             for j in np.flatnonzero(self.null_columns):
                 idx = np.arange(K) * d + j
                 H[np.ix_(idx, idx)] += tau / K
-        return FullInverse(solver(H), K)
+        return FullInverse(solver(H, overwrite=True), K)
 
 
 class BlockDiagonalInverse:
