@@ -552,26 +552,35 @@ def _pearson_slope(estimate, truth):
     return r, slope
 
 
-def _cooks_distance(expl, pipe, X_train, y_train, params_change):
-    """Cook's distance of each training row of a least-squares regression.
+def classical_diagnostics(expl):
+    """Cook's distance and studentized residuals where defined, from ``summary_frame``.
 
-    ``Dᵢ = ‖X̃ (θ̂₋ᵢ − θ̂)‖² / (p s²)`` with ``s² = RSS / (n − p)``: the change of
-    all fitted values when row ``i`` is removed (exact ``params_change`` from
-    the newton explainer), in units of the residual variance. For
-    LinearRegression this is the classical formula (statsmodels'
-    ``cooks_distance``).
+    Least squares and logistic models have them (the definitions of R and
+    statsmodels, see :func:`skinfluence.summary_frame`); other models, and
+    an environment without pandas, get NaN and a note.
+
+    Returns
+    -------
+    cooks, student : ndarray of shape (n_train,)
+    residual_name : str or None
+    note : str or None
     """
-    Xt = pipe[:-1].transform(X_train)
-    Xt = np.hstack([np.asarray(Xt, dtype=float), np.ones((Xt.shape[0], 1))])
-    n, p = Xt.shape
-    if n <= p:
-        return np.full(n, np.nan)
-    resid = y_train - pipe.predict(X_train)
-    s2 = float(resid @ resid) / (n - p)
-    if not s2 > 0:
-        return np.full(n, np.nan)
-    G = Xt.T @ Xt
-    return np.einsum("ij,jk,ik->i", params_change, G, params_change) / (p * s2)
+    n = expl.n_train_
+    nan = np.full(n, np.nan)
+    try:
+        from .diagnostics import summary_frame
+
+        frame = summary_frame(expl, dfbetas=False)
+    except ImportError:
+        return nan, nan, None, "Cook's distance needs pandas (pip install pandas); not computed."
+    if "cooks_distance" not in frame:
+        return nan, nan, None, None
+    if "student_resid_external" in frame:
+        student, name = frame["student_resid_external"], "studentized residual (external)"
+    else:
+        student, name = frame["student_resid"], "studentized Pearson residual"
+    return (frame["cooks_distance"].to_numpy(dtype=float), student.to_numpy(dtype=float),
+            name, None)
 
 
 def run_audit(data, options, *, test=None, progress=None):
@@ -629,9 +638,9 @@ def run_audit(data, options, *, test=None, progress=None):
             leverage = expl.leverage()
             if leverage.ndim == 2:
                 leverage = leverage.max(axis=1)
-            cooks = np.full(len(y_tr), np.nan)
-            if task == "regression":
-                cooks = _cooks_distance(expl, pipe, X_tr, y_tr, expl.params_change())
+            cooks, student, residual_name, note = classical_diagnostics(expl)
+            if note:
+                notes.append(note)
         with progress.stage(f"influence of every training row on {len(y_sc)} held-out rows"):
             change = expl.influence(X_sc, y_sc).sum(axis=0)  # Σ_test (ℓ(θ̂₋ᵢ) − ℓ(θ̂))
         with progress.stage("pruning (InfluencePruner)"):
@@ -744,6 +753,7 @@ def run_audit(data, options, *, test=None, progress=None):
         "_arrays": {
             "ids": ids_tr, "label": y_tr, "predicted": predicted, "loss": loss,
             "self_influence": self_influence, "leverage": leverage, "cooks": cooks,
+            "student": student, "residual_name": residual_name,
             "change": change, "dropped": dropped, "pruning_score": pruner.scores_,
             "threshold": pruner.threshold_, "ids_test": ids_te, "label_test": y_te,
         },

@@ -180,6 +180,19 @@ def make_figures(report, flipped=None):
         figures["heldout_change"] = _png(fig)
         plt.close(fig)
 
+    # ---- the classical influence plot (skinfluence.InfluencePlotDisplay)
+    if a.get("residual_name") and np.isfinite(a["cooks"]).any():
+        from .plotting import InfluencePlotDisplay
+
+        fig, ax = plt.subplots(figsize=(9, 5))
+        labels = np.array([str(v) for v in ids], dtype=object)  # ids as they are, no '#'
+        InfluencePlotDisplay(a["leverage"], a["student"], a["cooks"], train_ids=labels,
+                             residual_name=a["residual_name"]).plot(ax=ax, n_annotate=6)
+        ax.set_title(f"{name}: influence plot ({len(ids)} training rows)", fontsize="medium")
+        fig.tight_layout()
+        figures["influence_plot"] = _png(fig)
+        plt.close(fig)
+
     # ---- agreement with refits
     agreement = report.get("agreement")
     if agreement:
@@ -212,7 +225,7 @@ h1{font-size:1.6em;margin-bottom:.2em}h2{font-size:1.25em;margin-top:1.6em;
 border-bottom:1px solid #ddd;padding-bottom:.2em}
 table{border-collapse:collapse;margin:.6em 0;font-size:.9em}
 th,td{border:1px solid #ccc;padding:.25em .6em;text-align:right}
-th{background:#f3f3f3}td.t{text-align:left}tr.flip td{background:#fde8e8}
+th{background:#f3f3f3;text-align:center}td.t{text-align:left}tr.flip td{background:#fde8e8}
 dl{display:grid;grid-template-columns:max-content auto;gap:.2em 1em}dt{font-weight:600}
 dd{margin:0}.note{color:#555;font-size:.92em}.warn{color:#8a4b00}
 img{max-width:100%;border:1px solid #eee;margin:.5em 0}
@@ -322,6 +335,8 @@ def render_html(report, figures, flipped=None):
         "loss_vs_self_influence": "Each training row's loss against its self-influence.",
         "heldout_change": "Change of the summed held-out loss when each of the most harmful "
                           "rows is removed (negative: the row harms).",
+        "influence_plot": "Leverage against studentized residual; marker area proportional to "
+                          "Cook's distance (the classical influence plot of R and statsmodels).",
         "refit_agreement": "Estimated against real leave-one-out refits for the checked rows.",
     }
     if figures:
