@@ -6,16 +6,25 @@ agreement with real leave-one-out refits (``loo_refit``), exact where the math
 is exact.
 """
 
+import warnings
 
 import numpy as np
 import pytest
 import scipy.sparse as sp
+from sklearn import config_context
 from sklearn.linear_model import (
     LogisticRegression,
     LogisticRegressionCV,
+    Ridge,
+    RidgeClassifier,
     RidgeClassifierCV,
     RidgeCV,
+    SGDClassifier,
 )
+from sklearn.multiclass import OneVsRestClassifier
+from sklearn.multioutput import MultiOutputClassifier, MultiOutputRegressor
+from sklearn.neighbors import KNeighborsRegressor
+from sklearn.svm import LinearSVC
 
 from skinfluence import InfluenceExplainer, loo_refit
 from skinfluence._rules import rule_for
@@ -227,3 +236,124 @@ def test_cv_sparse_equals_dense(regression):
     a = dense.influence(X_test, Y_test[:, 0])
     b = sparse.influence(sp.csr_matrix(X_test), Y_test[:, 0])
     assert rel_err(b, a) < 1e-10
+
+
+# ------------------------------------------------------- one-vs-rest and multi-output
+def _ovr_lr(**kw):
+    return OneVsRestClassifier(
+        LogisticRegression(C=0.5, solver="newton-cholesky", tol=1e-12, **kw)
+    )
+
+
+@pytest.mark.parametrize("class_weight", [None, "balanced"])
+def test_one_vs_rest_objective_is_the_sum_of_binary_ones(three_class, class_weight):
+    X, y, _, _ = three_class
+    sw = np.random.default_rng(0).uniform(0.5, 2.0, len(y))
+    est = _ovr_lr(class_weight=class_weight)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with config_context(enable_metadata_routing=True):
+            est.estimator.set_fit_request(sample_weight=True)
+            est.fit(X, y, sample_weight=sw)
+    rule = rule_for(est)[2]
+    assert rule.n_outputs == 3 and not rule.coupled
+    assert relative_stationarity(rule, X, y, sw) < 1e-8
+    # each output is the binary problem of its class, with its own class weight
+    for k, sub in enumerate(est.estimators_):
+        binary = rule_for(sub)[2]
+        yk = (y == est.classes_[k]).astype(int)
+        np.testing.assert_allclose(rule.coef[k], binary.coef[0])
+        np.testing.assert_allclose(
+            rule.sample_scale(y, sw)[:, k], binary.scale * binary.sample_scale(yk, sw)[:, 0]
+        )
+    # the test loss is the sum of the K binary log-losses
+    Y, Z = rule.encode_targets(y), rule.decision(rule.design(X))
+    P = np.column_stack([s.predict_proba(X)[:, 1] for s in est.estimators_])
+    binary_losses = -(Y * np.log(P) + (1 - Y) * np.log(1 - P)).sum(axis=1)
+    np.testing.assert_allclose(rule.loss(Y, Z), binary_losses, rtol=1e-10)
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: _ovr_lr(),
+        lambda: OneVsRestClassifier(LinearSVC(C=0.5, tol=1e-12, max_iter=100_000)),
+        lambda: OneVsRestClassifier(RidgeClassifier(alpha=3.0)),
+        lambda: MultiOutputRegressor(Ridge(alpha=2.0)),
+        lambda: MultiOutputClassifier(LogisticRegression(C=0.3, solver="newton-cholesky", tol=1e-12)),
+    ],
+    ids=["ovr-logistic", "ovr-linearsvc", "ovr-ridgeclassifier", "mo-ridge", "mo-logistic"],
+)
+def test_wrappers_calculus_and_stationarity(three_class, regression, make):
+    est = make()
+    X, y = _wrapper_data(est, three_class, regression)
+    est.fit(X, y)
+    rule = rule_for(est)[2]
+    assert relative_stationarity(rule, X, y) < 1e-7
+    check_finite_differences(rule, X, y, shift=0.02)
+
+
+def _wrapper_data(est, three_class, regression, test=False):
+    if isinstance(est, MultiOutputRegressor):
+        X, _, Y, _, X_test, Y_test = regression
+        return (X_test, Y_test) if test else (X, Y)
+    X, y, X_test, y_test = three_class
+    if isinstance(est, MultiOutputClassifier):
+        Y = np.column_stack([y == 0, y == 2]).astype(int)
+        Y_test = np.column_stack([y_test == 0, y_test == 2]).astype(int)
+        return (X_test, Y_test) if test else (X, Y)
+    return (X_test, y_test) if test else (X, y)
+
+
+@pytest.mark.parametrize(
+    "make, exact",
+    [
+        (lambda: _ovr_lr(class_weight="balanced"), False),
+        (lambda: OneVsRestClassifier(RidgeClassifier(alpha=3.0)), True),
+        (lambda: MultiOutputRegressor(Ridge(alpha=2.0)), True),
+        (lambda: MultiOutputClassifier(LogisticRegression(C=0.3, solver="newton-cholesky", tol=1e-12)), False),
+        (lambda: OneVsRestClassifier(
+            SGDClassifier(loss="log_loss", alpha=0.01, tol=1e-6, random_state=0)), False),
+    ],
+    ids=["ovr-logistic-balanced", "ovr-ridgeclassifier", "mo-ridge", "mo-logistic", "ovr-sgd"],
+)
+def test_wrappers_match_refits(three_class, regression, make, exact):
+    est = make()
+    X, y = _wrapper_data(est, three_class, regression)
+    X_test, y_test = _wrapper_data(est, three_class, regression, test=True)
+    sw = np.random.default_rng(1).uniform(0.5, 2.0, len(y))
+    fit_sw = sw if not isinstance(est, OneVsRestClassifier) else None
+    sw = fit_sw
+    est.fit(X, y, **({} if fit_sw is None else {"sample_weight": fit_sw}))
+    refine = isinstance(getattr(est, "estimator", None), SGDClassifier)
+    truth = loo_refit(est, X, y, X_test, y_test, sample_weight=sw, n_jobs=2)
+    for method, threshold in [("first_order", 0.99), ("newton", 0.995)]:
+        expl = InfluenceExplainer(method=method, refine=refine).fit(est, X, y, sample_weight=sw)
+        predicted = expl.influence(X_test, y_test)
+        if exact and method == "newton":
+            assert rel_err(predicted, truth.influence) < 1e-8
+            assert rel_err(expl.params_change(), truth.params_change) < 1e-8
+        r, slope, _ = agreement(predicted, truth.influence)
+        assert r >= threshold and 0.8 < slope < 1.25, (method, r, slope)
+
+
+def test_wrappers_refuse_what_they_cannot_stack(three_class, regression):
+    X, y, _, _ = three_class
+    Y = np.column_stack([y, y == 0])  # first output has three classes: multinomial
+    est = MultiOutputClassifier(LogisticRegression()).fit(X, Y)
+    with pytest.raises(ValueError, match="coupled outputs"):
+        rule_for(est)
+    Xr, _, Yr, _, _, _ = regression
+    with pytest.raises(TypeError, match="KNeighborsRegressor is not supported"):
+        rule_for(MultiOutputRegressor(KNeighborsRegressor()).fit(Xr, Yr))
+
+
+def test_wrappers_sparse_equals_dense(three_class):
+    X, y, X_test, y_test = three_class
+    est = _ovr_lr().fit(X, y)
+    for method in ("first_order", "newton"):
+        dense = InfluenceExplainer(method=method).fit(est, X, y)
+        sparse = InfluenceExplainer(method=method).fit(est, sp.csr_matrix(X), y)
+        a, b = dense.influence(X_test, y_test), sparse.influence(sp.csr_matrix(X_test), y_test)
+        assert rel_err(b, a) < 1e-10
+        assert rel_err(sparse.self_influence(), dense.self_influence()) < 1e-10
