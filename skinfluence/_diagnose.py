@@ -14,8 +14,8 @@ MISMATCH_GRADIENT = 0.05
 #: Gram matrix of the unpenalised columns) only up to this many columns.
 MAX_COLUMNS_TO_LOCATE = 3000
 #: ``fit`` warns for hinge-loss models when more than this fraction of the
-#: support vectors lie strictly inside the margin.
-HINGE_INSIDE_FRACTION = 0.5
+#: support vectors lie on the margin (see ``hinge_margin_warning``).
+HINGE_ON_MARGIN_FRACTION = 0.1
 #: Margins within this of 1 count as "on the margin".
 MARGIN_TOL = 1e-3
 
@@ -170,28 +170,46 @@ def _singular_cause(design, w, free, names, where):
 
 
 def hinge_margin_warning(rule, Y, Z, s):
-    """A warning text when most support vectors of a hinge model lie inside the margin.
+    """A warning text when a hinge model's support vectors sit on its margin.
 
-    The hinge's influence is taken from its smooth surrogate. Removing a row
-    that sits strictly inside the margin (``yᵢzᵢ < 1``) changes which rows
-    are support vectors, which no derivative sees; when such rows are most of
-    the support vectors, agreement with refits is weak (measured Pearson R
-    0.3–0.7 on a few hundred rows with weak regularisation). None when fine.
+    The hinge's influence is taken from its smooth surrogate. Removing a
+    support vector that sits exactly on the margin (``yᵢzᵢ = 1``, a "free"
+    support vector) changes which rows are support vectors, which no
+    derivative sees. Measured on breast cancer and digits (Pearson R of
+    first-order influence against refits of the 40 most influential rows):
+
+    ======================  ==========  ======================  ======
+    setting                 SVs         on the margin           R
+    ======================  ==========  ======================  ======
+    n=200, C=1              20          80 %                    0.09
+    n=300, C=10             31          77 %                    0.24
+    n=300, C=0.1            45          20 %                    0.65
+    n=500, C=0.01           114         7 %                     0.95
+    digits 0–4 vs 5–9, 0.01 1,217       1.5 % (Fig. 3b)         0.95
+    ======================  ==========  ======================  ======
+
+    So the warning fires when more than ``HINGE_ON_MARGIN_FRACTION`` (10 %) of
+    the support vectors lie on the margin. (The opposite rule, "most support
+    vectors inside the margin", would fire in Koh & Liang's reliable setting,
+    where 98.5 % of them are inside.) None when fine.
     """
-    margins = (Y * Z)[s > 0] if s.shape == Z.shape else (Y * Z)[np.repeat(s > 0, Z.shape[1], axis=1)]
+    inside_mask = s > 0 if s.shape == Z.shape else np.repeat(s > 0, Z.shape[1], axis=1)
+    margins = (Y * Z)[inside_mask]
     support = margins <= 1.0 + MARGIN_TOL
-    inside = margins < 1.0 - MARGIN_TOL
+    on_margin = support & (margins >= 1.0 - MARGIN_TOL)
     n_support = int(np.count_nonzero(support))
     if n_support == 0:
         return None
-    fraction = np.count_nonzero(inside) / n_support
-    if fraction <= HINGE_INSIDE_FRACTION:
+    fraction = np.count_nonzero(on_margin) / n_support
+    if fraction <= HINGE_ON_MARGIN_FRACTION:
         return None
     return (
-        f"{fraction:.0%} of the support vectors of this hinge-loss model lie inside "
-        "the margin (y·z < 1): removing one changes which rows are support vectors, "
-        "which the smooth-hinge derivatives do not see, so influence estimates may "
-        "agree poorly with refits (they are reliable with strong regularisation "
-        "and thousands of rows, Koh & Liang's Fig. 3 setting). Prefer "
-        "loss='squared_hinge', or check the rows that matter with loo_refit."
+        f"{fraction:.0%} of the {n_support} support vectors of this hinge-loss model "
+        "lie on its margin (|1 − y·z| < 1e-3): removing one changes which rows are "
+        "support vectors, which the smooth-hinge derivatives do not see, so "
+        "influence estimates may agree poorly with refits (measured Pearson R "
+        "0.1–0.65 in such settings; 0.95 with strong regularisation and thousands "
+        "of rows, Koh & Liang's Fig. 3 setting, where few support vectors sit on "
+        "the margin). Prefer loss='squared_hinge', a smaller C, or check the rows "
+        "that matter with loo_refit."
     )

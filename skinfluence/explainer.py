@@ -30,6 +30,7 @@ from ._solvers import (
     dual_applies,
     make_inverse,
 )
+from ._targets import class_index, get_target, is_classifier_rule
 from ._validation import (
     _few,
     check_estimator_argument,
@@ -520,6 +521,8 @@ class InfluenceExplainer(BaseEstimator):
         rule = self._rule
         raw = X_test
         X_test = transform_features(self._steps, self._final, X_test, name="X_test")
+        if target != "loss":
+            return rule.design(X_test), None  # other targets need no labels
         if y_test is None:
             if target == "loss" and is_regressor(self._final):
                 raise ValueError(
@@ -534,39 +537,114 @@ class InfluenceExplainer(BaseEstimator):
         return design, rule.encode_targets(y_test)
 
     # ------------------------------------------------------------ public API
-    def influence(self, X_test, y_test=None):
-        """Change of each test loss when each training point is removed.
+    def influence(self, X_test, y_test=None, *, target="loss"):
+        """Change of each test prediction's loss (or other target) when each training point is removed.
 
         Parameters
         ----------
         X_test : {array-like, sparse matrix} of shape (n_test, n_features)
         y_test : array-like of shape (n_test,) or (n_test, n_targets), default=None
-            The test labels. None means the labels the model predicts
-            (classifiers only): the influence on the model's confidence in its
-            own prediction.
+            The test labels, used by ``target="loss"`` only. None means the
+            labels the model predicts (classifiers only): the influence on the
+            model's confidence in its own prediction.
+        target : {"loss", "decision_function", "predict_proba", "predict"}, default="loss"
+            What changes (value without the row minus value with it):
+
+            - ``"loss"``: the estimator's unweighted, unregularised per-sample
+              loss (log-loss, squared error, hinge);
+            - ``"decision_function"``: the decision values ``z`` (the
+              prediction itself for regressors);
+            - ``"predict_proba"``: the class probabilities (estimators with
+              ``predict_proba``);
+            - ``"predict"``: regressors, the prediction; classifiers, 1.0 where
+              the predicted class changes, else 0.0 (``method="newton"`` only:
+              a step function has no derivative).
+
+            ``first_order`` linearises the target in ``Δθ``; ``newton``
+            evaluates it exactly at the shifted decision values
+            ``z + X̃_test Δθᵀ`` (exact for Ridge and LinearRegression).
 
         Returns
         -------
-        influence : ndarray of shape (n_test, n_train)
-            ``influence[j, i] ≈ ℓ(z_test_j, θ̂₋ᵢ) − ℓ(z_test_j, θ̂)``, the loss
-            being the estimator's unweighted, unregularised per-sample loss
-            (log-loss, squared error). Positive: training point ``i`` helps
-            test point ``j``. The result is allocated once and filled chunk by
-            chunk of test points, whose temporaries fit
-            ``sklearn.get_config()["working_memory"]``.
+        influence : ndarray of shape (n_test, n_train) or (n_test, n_train, n_columns)
+            ``influence[j, i] ≈ target(z_test_j, θ̂₋ᵢ) − target(z_test_j, θ̂)``.
+            For the loss, positive means training point ``i`` helps test point
+            ``j``. A trailing axis holds the classes for ``"predict_proba"``
+            (two for binary models, as ``predict_proba`` returns), the outputs
+            for ``"decision_function"``/``"predict"`` of multi-output models
+            (multinomial and one-vs-rest classifiers, multi-target Ridge). The
+            result is allocated once and filled chunk by chunk of test points,
+            whose temporaries fit ``sklearn.get_config()["working_memory"]``.
         """
         self._check_fitted()
-        design_t, Yt = self._test_data(X_test, y_test)
+        target = get_target(target, self._rule)
+        design_t, Yt = self._test_data(X_test, y_test, target.name)
         K, n = self._rule.n_outputs, self.n_train_
-        per_row = 8 * (1 if self.method == "first_order" else 6) * n * K
+        width = target.width(self._rule)
+        first_order_loss = self.method == "first_order" and target.name == "loss"
+        per_row = 8 * n * (1 if first_order_loss else 4 * K + 2 * (width or 1))
         chunks = split_for_workers(list(row_chunks(design_t.n_samples, per_row)), self.n_jobs)
         self._train_weights()  # computed once here, not in every worker
-        out = np.empty((design_t.n_samples, n))
+        shape = (design_t.n_samples, n) + ((width,) if width else ())
         return map_chunks(
-            functools.partial(_influence_chunk, self, design_t, Yt),
+            functools.partial(_influence_chunk, self, design_t, Yt, target),
             chunks, n_jobs=self.n_jobs, verbose=self.verbose,
-            desc="influence on test points", out=out,
+            desc="influence on test points", out=np.empty(shape),
         )
+
+    def loo_predictions(self, target="predict"):
+        """Each training row predicted by the model fitted without it, without refitting.
+
+        With ``Δzᵢ = Mᵢ ŵᵢ`` the shift of row ``i``'s own decision values when
+        it is removed (see :meth:`self_influence`), the leave-one-out decision
+        values are ``zᵢ + Δzᵢ``. ``method="newton"`` evaluates the target
+        there: exact for Ridge, LinearRegression and RidgeClassifier (the
+        closed-form leave-one-out of ``RidgeCV``), the classical approximate
+        leave-one-out for GLMs. ``first_order`` adds the linearised change.
+
+        Parameters
+        ----------
+        target : {"predict", "decision_function", "predict_proba"}, default="predict"
+            As the estimator's method of that name: class labels or values,
+            decision values, or class probabilities.
+
+        Returns
+        -------
+        loo_predictions : ndarray of shape (n_train,) or (n_train, n_columns)
+            Shaped as the estimator's own ``predict``/``decision_function``/
+            ``predict_proba`` on the training rows. NaN (labels: None) for
+            rows of leverage 1 with ``method="newton"`` (``undefined_rows_``).
+        """
+        self._check_fitted()
+        if target == "loss":
+            raise ValueError("loo_predictions gives predictions; for the loss use loo_loss().")
+        tgt = get_target(target, self._rule)
+        rule, Z = self._rule, self._Z
+        dZ = np.einsum("ikl,il->ik", self._leverage, self._train_weights())
+        undefined = np.any(np.isnan(dZ), axis=1)
+        if tgt.name == "predict" and is_classifier_rule(rule):
+            if self.method == "first_order":
+                tgt.linear_change(rule, self._Y, Z, dZ)  # raises: not differentiable
+            labels = rule.classes[class_index(rule, np.where(undefined[:, None], Z, Z + dZ))]
+            if undefined.any():
+                labels = labels.astype(object)
+                labels[undefined] = None
+            return labels
+        if self.method == "newton":
+            return tgt.value(rule, self._Y, Z + dZ)
+        return tgt.value(rule, self._Y, Z) + tgt.linear_change(rule, self._Y, Z, dZ)
+
+    def loo_loss(self):
+        """Each training row's loss under the model fitted without it: ``ℓ(zᵢ, θ̂₋ᵢ)``.
+
+        ``training_loss() + self_influence()``: the leave-one-out loss, exact
+        for Ridge and LinearRegression with ``method="newton"``.
+
+        Returns
+        -------
+        loo_loss : ndarray of shape (n_train,)
+        """
+        return self.training_loss() + self.self_influence()
 
     def self_influence(self):
         """Change of each training point's own loss when it is removed.
@@ -743,31 +821,17 @@ def _leverage_chunk(inverse, design, rows, chunk):
     return inverse.leverage_blocks(design.rows(rows[chunk]))
 
 
-def _influence_chunk(expl, design_t, Yt, rows):
-    """Rows ``rows`` of ``influence`` (a joblib task; see ``InfluenceExplainer.influence``)."""
+def _test_shift(expl, W, Xt, n):
+    """``Δz_test`` of shape (K, m, n): ``Σ_l ŵ_il · x̃_testᵀ (H⁻¹)_kl x̃ᵢ``."""
     rule, inverse, design = expl._rule, expl._inverse, expl._design
-    K, n, d = rule.n_outputs, expl.n_train_, design.n_columns
-    W = expl._train_weights()
-    Xt = design_t.dense_rows(rows)  # (m, p̃)
-    Yr = Yt[rows]
-    Zt = Xt @ rule.coef.T  # (m, K)
-    m = Xt.shape[0]
-    if expl.method == "first_order":
-        # Δℓ = Σ_l ŵ_il · (r_test ⊗ x̃_test)ᵀ H⁻¹ (e_l ⊗ x̃ᵢ): r_test folded into the RHS
-        Rt = rule.loss_gradient(Yr, Zt)
-        S = inverse.solve(np.stack([(Xt * Rt[:, k, None]).T for k in range(K)]))
-        out = None
-        for k in range(K):  # in place: the (m, n) temporaries dominate at small p̃
-            A = design.rdot(S[k].T)
-            A *= W[:, k]
-            out = A if out is None else np.add(out, A, out=out)
-        return out
-    # Δz_test,k = Σ_l ŵ_il · x̃_testᵀ (H⁻¹)_kl x̃ᵢ, loss evaluated exactly at z + Δz
+    K, d, m = rule.n_outputs, design.n_columns, Xt.shape[0]
     dZ = np.zeros((K, m, n))
     if not inverse.coupled:
         S = inverse.solve(np.repeat(Xt.T[None], K, axis=0))
         for k in range(K):
-            dZ[k] = design.rdot(S[k].T) * W[:, k]
+            A = design.rdot(S[k].T)
+            A *= W[:, k]
+            dZ[k] = A
     else:
         E = np.zeros((K, d, K * m))
         for k in range(K):
@@ -777,4 +841,29 @@ def _influence_chunk(expl, design_t, Yt, rows):
             A = design.rdot(S[j].T).reshape(K, m, n)
             A *= W[:, j]
             dZ += A
-    return rule.loss_change(Yr[:, None, :], Zt[:, None, :], dZ.transpose(1, 2, 0))
+    return dZ
+
+
+def _influence_chunk(expl, design_t, Yt, target, rows):
+    """Rows ``rows`` of ``influence`` (a joblib task; see ``InfluenceExplainer.influence``)."""
+    rule, inverse, design = expl._rule, expl._inverse, expl._design
+    K, n = rule.n_outputs, expl.n_train_
+    W = expl._train_weights()
+    Xt = design_t.dense_rows(rows)  # (m, p̃)
+    Yr = None if Yt is None else Yt[rows]
+    Zt = Xt @ rule.coef.T  # (m, K)
+    if expl.method == "first_order" and target.name == "loss":
+        # Δℓ = Σ_l ŵ_il · (r_test ⊗ x̃_test)ᵀ H⁻¹ (e_l ⊗ x̃ᵢ): r_test folded into the RHS
+        Rt = rule.loss_gradient(Yr, Zt)
+        S = inverse.solve(np.stack([(Xt * Rt[:, k, None]).T for k in range(K)]))
+        out = None
+        for k in range(K):  # in place: the (m, n) temporaries dominate at small p̃
+            A = design.rdot(S[k].T)
+            A *= W[:, k]
+            out = A if out is None else np.add(out, A, out=out)
+        return out
+    dZ = _test_shift(expl, W, Xt, n).transpose(1, 2, 0)  # (m, n, K)
+    Yb = None if Yr is None else Yr[:, None, :]
+    if expl.method == "first_order":
+        return target.linear_change(rule, Yb, Zt[:, None, :], dZ)
+    return target.change(rule, Yb, Zt[:, None, :], dZ)

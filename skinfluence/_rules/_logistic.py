@@ -90,6 +90,17 @@ class BinaryLogisticRule(ClassLabelsMixin, LinearRule):
         P = expit(Z)
         return P * (1.0 - P)
 
+    def predict_proba(self, Z):
+        """``[1 − σ(z), σ(z)]``, as ``LogisticRegression.predict_proba``."""
+        p = expit(Z[..., 0])
+        return np.stack([1.0 - p, p], axis=-1)
+
+    def proba_jvp(self, Z, dZ):
+        """``∂p/∂z · Δz``: ``σ(z)(1 − σ(z)) Δz`` for class 1, its negative for class 0."""
+        p = expit(Z[..., 0])
+        a = p * (1.0 - p) * dZ[..., 0]
+        return np.stack([-a, a], axis=-1)
+
 
 class MultinomialLogisticRule(ClassLabelsMixin, LinearRule):
     """Calculus of a fitted ``LogisticRegression`` with three or more classes.
@@ -130,6 +141,15 @@ class MultinomialLogisticRule(ClassLabelsMixin, LinearRule):
     def loss_curvature(self, Y, Z):
         P = softmax(Z, axis=-1)
         return P[..., :, None] * (np.eye(P.shape[-1]) - P[..., None, :])
+
+    def predict_proba(self, Z):
+        """``softmax(z)``, as ``LogisticRegression.predict_proba``."""
+        return softmax(Z, axis=-1)
+
+    def proba_jvp(self, Z, dZ):
+        """``∂p/∂z · Δz = p ⊙ (Δz − pᵀΔz)``."""
+        P = softmax(Z, axis=-1)
+        return P * (dZ - np.sum(P * dZ, axis=-1, keepdims=True))
 
     def hessian(self, design, Y, s):
         """``H[(k,·),(j,·)] = C · X̃ᵀ diag(s ⊙ D_kj) X̃ + δ_kj diag(λ)``, by BLAS-3.

@@ -206,6 +206,24 @@ class SGDClassifierRule(OneVsRestMarginRule):
     def sample_scale(self, y, sample_weight):
         return super().sample_scale(y, sample_weight) / len(y)
 
+    def __getattr__(self, name):
+        # predict_proba exists for the losses whose SGDClassifier has it
+        if name == "predict_proba" and self.__dict__.get("loss_name") in ("log_loss", "modified_huber"):
+            return self._predict_proba
+        raise AttributeError(name)
+
+    def _predict_proba(self, Z):
+        """As ``SGDClassifier.predict_proba``: per-output probabilities, normalised (OvR)."""
+        if self.loss_name == "log_loss":
+            P = expit(Z)
+        else:
+            P = (np.clip(Z, -1.0, 1.0) + 1.0) / 2.0
+        if Z.shape[-1] == 1:
+            return np.concatenate([1.0 - P, P], axis=-1)
+        total = P.sum(axis=-1, keepdims=True)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.where(total == 0, 1.0 / Z.shape[-1], P / total)
+
 
 def check_sgd(estimator, losses):
     """SGD configurations with a twice-differentiable objective at an optimum."""
