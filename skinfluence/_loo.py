@@ -10,6 +10,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.utils import Bunch
 
 from ._design import row_chunks
+from ._edits import check_groups
 from ._parallel import n_workers
 from ._refine import newton_refine
 from ._rules import refit_equivalent, rule_for
@@ -102,6 +103,7 @@ def loo_refit(
     y_test=None,
     *,
     indices=None,
+    groups=None,
     sample_weight=None,
     n_jobs=None,
     verbose=0,
@@ -128,6 +130,12 @@ def loo_refit(
         Test points for ``influence``; omit both to skip it.
     indices : array-like of int or bool mask, default=None
         Training rows to leave out, one at a time; all when None.
+    groups : list of array-like, or array-like of shape (n_samples,), default=None
+        Leave out each group of rows together instead (one refit per group):
+        a list of index arrays or boolean masks, or one group label per row
+        (see :meth:`InfluenceExplainer.group_params_change`). Exclusive with
+        ``indices``. The results then have one entry per group;
+        ``self_influence`` is the change of the group's summed loss.
     sample_weight : array-like of shape (n_samples,), default=None
     n_jobs : int, default=None
         Number of parallel refits (joblib semantics).
@@ -141,7 +149,8 @@ def loo_refit(
         ``params_change`` (n_indices, n_params): ``θ̂₋ᵢ − θ̂``;
         ``self_influence`` (n_indices,): ``ℓ(z_i, θ̂₋ᵢ) − ℓ(z_i, θ̂)``;
         ``influence`` (n_test, n_indices): ``ℓ(z_test, θ̂₋ᵢ) − ℓ(z_test, θ̂)``
-        (only with test data); ``indices``: the rows left out.
+        (only with test data); ``indices``: the rows left out (with
+        ``groups``: ``groups``, the index arrays, and ``group_names``).
 
     Notes
     -----
@@ -175,7 +184,13 @@ def loo_refit(
     n = X.shape[0]
     y = check_targets(y, n, multi_output=rule.multi_target)
     sw = check_sample_weight(sample_weight, n)
-    idx = check_indices(indices, n)
+    if groups is not None and indices is not None:
+        raise ValueError("Pass indices or groups, not both.")
+    if groups is None:
+        idx = check_indices(indices, n)
+        left_out = list(idx)
+    else:
+        left_out, idx = check_groups(groups, n)
     rule.encode_targets(y)  # label checks before any refit
     if (X_test is None) != (y_test is None):
         raise ValueError("Pass both X_test and y_test, or neither.")
@@ -188,23 +203,29 @@ def loo_refit(
     scale = None if rule.solver_reaches_optimum else rule.sample_scale(y, sw)
     rule = _polish(base, X, y, scale)
     rule.write_to(base)  # warm starts begin at the exact optimum
-    coefs = np.empty((idx.size, *rule.coef.shape))  # filled as the refits arrive
+    coefs = np.empty((len(left_out), *rule.coef.shape))  # filled as the refits arrive
     refits = Parallel(
-        n_jobs=n_workers(n_jobs, idx.size), verbose=verbose, return_as="generator"
-    )(delayed(_refit_without)(base, X, y, sw, i, scale) for i in idx)
+        n_jobs=n_workers(n_jobs, len(left_out)), verbose=verbose, return_as="generator"
+    )(delayed(_refit_without)(base, X, y, sw, i, scale) for i in left_out)
     for k, coef in enumerate(refits):
         coefs[k] = coef
 
-    design = rule.design(X[idx])
-    Y = rule.encode_targets(y[idx])
-    Z = rule.decision(design)
-    Z_loo = np.einsum("ij,ikj->ik", design.dense_rows(), coefs)
+    self_influence = np.empty(len(left_out))
+    for k, rows in enumerate(left_out):
+        rows = np.atleast_1d(rows)
+        design = rule.design(X[rows])
+        Y, Z = rule.encode_targets(y[rows]), rule.decision(design)
+        Z_loo = design.dense_rows() @ coefs[k].T
+        self_influence[k] = np.sum(rule.loss_change(Y, Z, Z_loo - Z))
     result = Bunch(
-        indices=idx,
         params=rule.params,
         params_change=rule.to_public(coefs - rule.coef),
-        self_influence=rule.loss_change(Y, Z, Z_loo - Z),
+        self_influence=self_influence,
     )
+    if groups is None:
+        result.indices = idx
+    else:
+        result.groups, result.group_names = left_out, idx
     if X_test is not None:
         X_test = transform_features(steps, final, X_test, name="X_test")
         y_test = check_targets(
@@ -213,9 +234,9 @@ def loo_refit(
         design_t = rule.design(X_test)
         Yt = rule.encode_targets(y_test)
         Zt = rule.decision(design_t)
-        result.influence = np.empty((design_t.n_samples, idx.size))
+        result.influence = np.empty((design_t.n_samples, len(left_out)))
         K = rule.n_outputs
-        for rows in row_chunks(design_t.n_samples, 8 * 6 * idx.size * K):
+        for rows in row_chunks(design_t.n_samples, 8 * 6 * len(left_out) * K):
             dZ = np.einsum("mj,ikj->mik", design_t.dense_rows(rows), coefs)
             dZ -= Zt[rows, None, :]
             result.influence[rows] = rule.loss_change(

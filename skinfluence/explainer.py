@@ -18,6 +18,14 @@ from ._diagnose import (
     hinge_margin_warning,
     relative_gradient,
 )
+from ._edits import (
+    check_groups,
+    check_new_labels,
+    flipped_labels,
+    group_params_shift,
+    perturbation_gradients,
+    relabel_weights,
+)
 from ._parallel import map_chunks, split_for_workers
 from ._refine import newton_refine
 from ._rules import rule_for
@@ -291,6 +299,7 @@ class InfluenceExplainer(BaseEstimator):
         Y = rule.encode_targets(y)
         s = rule.sample_scale(y, sw)
         design = rule.design(X)
+        self._y_fit = y
 
         self.n_refine_iter_ = 0
         if refine is True:
@@ -740,6 +749,195 @@ class InfluenceExplainer(BaseEstimator):
             E = np.stack([(Xr * W[rows, k, None]).T for k in range(K)])
             out[rows] = rule.to_public(self._inverse.solve(E).transpose(2, 0, 1))
         return out
+
+    # ----------------------------------------------------------------- edits
+    def _edit_targets(self, dTheta, X_test, y_test, target):
+        """``target`` change at ``z_test + X̃_test Δθᵀ`` for each edit's ``Δθ`` (E, K, p̃)."""
+        target = get_target(target, self._rule)
+        design_t, Yt = self._test_data(X_test, y_test, target.name)
+        rule = self._rule
+        E, K = dTheta.shape[0], rule.n_outputs
+        width = target.width(rule)
+        out = np.empty((design_t.n_samples, E) + ((width,) if width else ()))
+        for rows in row_chunks(design_t.n_samples, 8 * E * (4 * K + 2 * (width or 1))):
+            Xt = design_t.dense_rows(rows)
+            Zt = (Xt @ rule.coef.T)[:, None, :]
+            dZ = np.einsum("md,ekd->mek", Xt, dTheta)
+            Yb = None if Yt is None else Yt[rows, None, :]
+            if self.method == "first_order":
+                out[rows] = target.linear_change(rule, Yb, Zt, dZ)
+            else:
+                out[rows] = target.change(rule, Yb, Zt, dZ)
+        return out
+
+    def _group_shift(self, groups):
+        members, names = check_groups(groups, self.n_train_)
+        dTheta, undefined = group_params_shift(self, members, self.method)
+        if undefined.any():
+            warnings.warn(
+                f"Removing group(s) {_few(names[undefined])} leaves a parameter "
+                "unidentified (the group alone determines it, as a row of leverage 1 "
+                "does): their numbers are NaN.",
+                UserWarning,
+                stacklevel=3,
+            )
+        return members, dTheta
+
+    def group_params_change(self, groups):
+        """Change of the parameters when each group of training rows is removed together.
+
+        ``first_order`` sums the members' influence functions,
+        ``Δθ_G = H⁻¹ Σ_{i∈G} gᵢ``. ``newton`` takes one Newton step of the
+        objective without the whole group, ``(H − H_G)⁻¹ g_G``, through the
+        Woodbury identity on a ``|G|·K`` capacitance system (no new
+        factorisation): exact for Ridge, LinearRegression and RidgeClassifier,
+        the group analogue of the approximate leave-one-out for GLMs. Summing
+        single-row estimates underestimates coherent groups (their members
+        shield one another); the Newton step accounts for that.
+
+        Parameters
+        ----------
+        groups : list of array-like of int or bool, or array-like of shape (n_train,)
+            A list of index arrays or boolean masks (groups may overlap and
+            differ in size), or one group label per training row (as
+            scikit-learn's ``groups=``; groups in ``np.unique`` order).
+
+        Returns
+        -------
+        params_change : ndarray of shape (n_groups, n_params)
+            ``θ̂₋G − θ̂`` in the layout of ``params_``; NaN for a group whose
+            removal leaves a parameter unidentified (with a warning).
+        """
+        self._check_fitted()
+        _, dTheta = self._group_shift(groups)
+        return self._rule.to_public(dTheta)
+
+    def group_influence(self, groups, X_test, y_test=None, *, target="loss"):
+        """Change of each test target when each group of training rows is removed.
+
+        Parameters
+        ----------
+        groups : list of array-like, or array-like of shape (n_train,)
+            See :meth:`group_params_change`.
+        X_test : {array-like, sparse matrix} of shape (n_test, n_features)
+        y_test : array-like of shape (n_test,), default=None
+            See :meth:`influence`.
+        target : {"loss", "decision_function", "predict_proba", "predict"}, default="loss"
+            See :meth:`influence`.
+
+        Returns
+        -------
+        group_influence : ndarray of shape (n_test, n_groups) or (n_test, n_groups, n_columns)
+            ``target(z_test, θ̂₋G) − target(z_test, θ̂)``; positive loss changes
+            mean the group helps that test point.
+        """
+        self._check_fitted()
+        _, dTheta = self._group_shift(groups)
+        return self._edit_targets(dTheta, X_test, y_test, target)
+
+    def group_self_influence(self, groups):
+        """Change of each group's own summed loss when the group is removed.
+
+        Returns
+        -------
+        group_self_influence : ndarray of shape (n_groups,)
+            ``Σ_{i∈G} ℓ(zᵢ, θ̂₋G) − ℓ(zᵢ, θ̂)`` (unweighted losses, as
+            :meth:`self_influence`).
+        """
+        self._check_fitted()
+        members, dTheta = self._group_shift(groups)
+        rule, out = self._rule, np.empty(len(members))
+        for k, rows in enumerate(members):
+            Xr = self._design.dense_rows(rows)
+            dZ = Xr @ dTheta[k].T
+            Y, Z = self._Y[rows], self._Z[rows]
+            if self.method == "first_order":
+                out[k] = np.sum(rule.loss_gradient(Y, Z) * dZ)
+            else:
+                out[k] = np.sum(rule.loss_change(Y, Z, dZ))
+        return out
+
+    def relabel_influence(self, X_test, y_test=None, new_labels=None, indices=None, *, target="loss"):
+        """Change of each test target when a training row's label is changed.
+
+        The edit replaces row ``i``'s term ``c sᵢ ℓ(yᵢ, zᵢ)`` by
+        ``c sᵢ ℓ(y′ᵢ, zᵢ)`` (remove ``zᵢ``, add ``(xᵢ, y′ᵢ)`` with the same
+        weight). ``first_order``: ``Δθᵢ = −H⁻¹ (g′ᵢ − gᵢ)``; ``newton``: one
+        Newton step of the edited objective (Sherman–Morrison when the
+        curvature depends on the label, as for margin losses), exact for
+        Ridge and LinearRegression.
+
+        Parameters
+        ----------
+        X_test : {array-like, sparse matrix} of shape (n_test, n_features)
+        y_test : array-like of shape (n_test,), default=None
+            See :meth:`influence`.
+        new_labels : array-like of shape (n_indices,) or scalar, default=None
+            The new label of each edited row (class labels for classifiers,
+            values for regressors). None for a binary classifier: flip.
+        indices : array-like of int or bool mask, default=None
+            Training rows to relabel, one at a time; all when None.
+        target : {"loss", "decision_function", "predict_proba", "predict"}, default="loss"
+            See :meth:`influence`.
+
+        Returns
+        -------
+        relabel_influence : ndarray of shape (n_test, n_indices) or (n_test, n_indices, n_columns)
+            ``target(z_test, θ̂(y′ᵢ)) − target(z_test, θ̂)``.
+        """
+        self._check_fitted()
+        idx = check_indices(indices, self.n_train_)
+        rule = self._rule
+        if new_labels is None:
+            new_labels = flipped_labels(rule, np.asarray(self._y_fit)[idx])
+        new_labels = check_new_labels(new_labels, idx.size)
+        W, undefined = relabel_weights(self, idx, new_labels)
+        if undefined.any():
+            warnings.warn(
+                f"Relabelling rows {_few(idx[undefined])} leaves the Newton system "
+                "singular: their numbers are NaN.",
+                UserWarning,
+                stacklevel=2,
+            )
+        K, d = rule.n_outputs, self._design.n_columns
+        dTheta = np.empty((idx.size, K, d))
+        for rows in row_chunks(idx.size, 8 * 4 * d * K):
+            Xr = self._design.dense_rows(idx[rows])
+            E = np.stack([(Xr * W[rows, k, None]).T for k in range(K)])
+            dTheta[rows] = self._inverse.solve(E).transpose(2, 0, 1)
+        return self._edit_targets(dTheta, X_test, y_test, target)
+
+    def perturbation_influence(self, X_test, y_test=None, indices=None):
+        """Gradient of each test loss with respect to each training row's features.
+
+        ``perturbation_influence[j, i, f] = ∂ ℓ(z_test_j, θ̂(xᵢ + δ)) / ∂δ_f``
+        at ``δ = 0``, where ``θ̂(xᵢ + δ)`` is the model refitted with row ``i``'s
+        features moved by ``δ``: how test loss ``j`` moves as training row
+        ``i``'s features move. By the implicit function theorem it is
+        ``−∇_θℓ_testᵀ H⁻¹ ∂(∇_θ c sᵢ ℓᵢ)/∂xᵢ``, in closed form for linear models
+        (no autodiff, no loop over rows). This is Koh & Liang's (2017, eq. 5)
+        ``I_pert,loss`` up to their averaging: theirs is ``n`` times ours for
+        an objective averaged over ``n`` rows, with the same sign (it is a
+        derivative, not a removal). A derivative: ``method`` does not apply.
+        Features are those the final step sees (earlier Pipeline steps are
+        held fixed). For the hinge, the smooth-hinge surrogate's derivatives.
+
+        Parameters
+        ----------
+        X_test : {array-like, sparse matrix} of shape (n_test, n_features)
+        y_test : array-like of shape (n_test,), default=None
+            See :meth:`influence`.
+        indices : array-like of int or bool mask, default=None
+            Training rows; all when None.
+
+        Returns
+        -------
+        perturbation_influence : ndarray of shape (n_test, n_indices, n_features)
+        """
+        self._check_fitted()
+        idx = check_indices(indices, self.n_train_)
+        design_t, Yt = self._test_data(X_test, y_test)
+        return perturbation_gradients(self, design_t, Yt, idx)
 
     # ----------------------------------------------------------- display
     def __repr__(self, N_CHAR_MAX=700):

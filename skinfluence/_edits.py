@@ -1,0 +1,209 @@
+"""Edits of the training data beyond removing one row: groups, relabelling, perturbation.
+
+Every edit changes the objective by a few per-row terms and so moves the
+parameters by ``Δθ = H⁻¹ Σᵢ (ŵᵢ ⊗ x̃ᵢ)`` for some per-row weights ``ŵᵢ``
+(``K`` numbers per row): the rest of the library (targets, tables) only sees
+``Δθ`` or the weights. With ``Uᵢ = I_K ⊗ x̃ᵢ``, ``gᵢ = c sᵢ ∂ℓᵢ/∂z`` and
+``Cᵢ = c sᵢ ∂²ℓᵢ/∂z²``:
+
+============================ ================================ ==========================================
+edit                         first order ``ŵ``                 newton ``ŵ`` (one Newton step, Woodbury)
+============================ ================================ ==========================================
+remove group ``G``           ``g_G``                           ``(I − C_G M_G)⁻¹ g_G``, ``M_G = U_Gᵀ H⁻¹ U_G``
+relabel ``yᵢ → y′ᵢ``         ``−(g′ᵢ − gᵢ)``                   ``(I + (C′ᵢ − Cᵢ) Mᵢ)⁻¹ (−(g′ᵢ − gᵢ))``
+perturb ``xᵢ → xᵢ + δ``      ``∂Δθ/∂δ = −H⁻¹ ∂(∇_θ sᵢcℓᵢ)/∂xᵢ``  — (a derivative: first order by definition)
+============================ ================================ ==========================================
+
+The group identity is the push-through form of Woodbury,
+``(H − U C Uᵀ)⁻¹ U γ = H⁻¹ U (I − C Uᵀ H⁻¹ U)⁻¹ γ``: a ``|G|K × |G|K``
+capacitance system per group, never a new ``p̃ × p̃`` factorisation. For
+Ridge and LinearRegression (quadratic objectives) the Newton step is the
+exact refit.
+"""
+
+import numbers
+
+import numpy as np
+from sklearn import get_config
+from sklearn.utils import check_array
+
+#: A capacitance system ``I − C_G M_G`` whose smallest singular value is below
+#: this (relative to its largest) is singular to rounding: the group alone
+#: determines a parameter, and the model without it is undefined.
+CAPACITANCE_TOL = float(np.sqrt(np.finfo(np.float64).eps))
+
+
+def check_groups(groups, n_samples):
+    """Groups as a list of index arrays, and their names.
+
+    ``groups`` is either a 1-D array of ``n_samples`` group labels (as
+    scikit-learn's ``groups=``; one group per distinct label, in
+    ``np.unique`` order, named by the label), or a list of index arrays or
+    boolean masks (groups may overlap and differ in size; named 0, 1, …).
+    """
+    if groups is None:
+        raise ValueError("groups is required: a list of index arrays or masks, or n labels.")
+    if isinstance(groups, (list, tuple)) and groups and all(
+        np.ndim(g) == 1 and not isinstance(g, str) for g in groups
+    ):
+        members, names = [], np.arange(len(groups))
+        for k, g in enumerate(groups):
+            g = np.asarray(g)
+            if g.dtype == bool:
+                if g.shape != (n_samples,):
+                    raise ValueError(
+                        f"group {k} is a boolean mask of shape {g.shape}; expected "
+                        f"({n_samples},)."
+                    )
+                g = np.flatnonzero(g)
+            elif g.size and g.dtype.kind not in "iu":
+                raise ValueError(f"group {k} must hold integer row indices or be a boolean mask.")
+            g = g.astype(np.intp)
+            if g.size and (g.max() >= n_samples or g.min() < -n_samples):
+                raise IndexError(f"group {k} has row indices out of range for {n_samples} rows.")
+            g = np.unique(np.where(g < 0, g + n_samples, g))
+            if g.size == 0:
+                raise ValueError(f"group {k} is empty.")
+            members.append(g)
+        return members, names
+    labels = check_array(groups, ensure_2d=False, dtype=None, input_name="groups")
+    if labels.ndim != 1 or labels.shape[0] != n_samples:
+        raise ValueError(
+            f"groups must be a list of index arrays or masks, or a 1-D array of "
+            f"{n_samples} group labels; got shape {labels.shape}."
+        )
+    names, codes = np.unique(labels, return_inverse=True)
+    order = np.argsort(codes, kind="stable")
+    bounds = np.searchsorted(codes[order], np.arange(names.size + 1))
+    return [order[bounds[k] : bounds[k + 1]] for k in range(names.size)], names
+
+
+def group_params_shift(expl, members, method):
+    """``Δθ_G`` for every group, internal layout (n_groups, K, p̃), and the undefined mask.
+
+    Groups are processed in chunks whose right-hand sides (``Σ|G|·K``
+    columns of ``p̃`` numbers, a few copies) fit ``working_memory``: one
+    solve per chunk, then per group a small capacitance solve.
+    """
+    rule, inverse, design = expl._rule, expl._inverse, expl._design
+    K, d = rule.n_outputs, design.n_columns
+    out = np.empty((len(members), K, d))
+    undefined = np.zeros(len(members), dtype=bool)
+    sizes = np.array([g.size for g in members])
+    budget_cols = max(1, int(get_config()["working_memory"] * 2**20 // (8 * 4 * K * d)))
+    start = 0
+    while start < len(members):
+        stop, cols = start, 0
+        while stop < len(members) and (stop == start or cols + sizes[stop] * K <= budget_cols):
+            cols += sizes[stop] * K
+            stop += 1
+        rows = np.concatenate(members[start:stop])
+        Xr = design.dense_rows(rows)  # (r, p̃)
+        r = rows.size
+        # columns (row j, output l): e_l ⊗ x̃_j
+        E = np.zeros((K, d, r * K))
+        for out_k in range(K):
+            E[out_k, :, out_k::K] = Xr.T
+        V = inverse.solve(E)  # (K, p̃, r·K): H⁻¹ (e_l ⊗ x̃_j)
+        g = expl._grad[rows]  # (r, K)
+        offset = 0
+        for k_group in range(start, stop):
+            size = sizes[k_group]
+            cols_g = slice(offset * K, (offset + size) * K)
+            Vg = V[:, :, cols_g]  # (K, p̃, size·K)
+            gamma = g[offset : offset + size].reshape(-1)
+            if method == "newton":
+                # M[(i,k),(j,l)] = x̃_iᵀ (H⁻¹)_kl x̃_j
+                M = np.einsum("id,kdc->ikc", Xr[offset : offset + size], Vg).reshape(size * K, size * K)
+                C = expl._curvature[rows[offset : offset + size]]  # (size, K, K)
+                CM = np.einsum("ikl,ilc->ikc", C, M.reshape(size, K, size * K)).reshape(size * K, -1)
+                A = np.eye(size * K) - CM
+                sigma = np.linalg.svd(A, compute_uv=False)
+                if sigma[-1] < CAPACITANCE_TOL * max(1.0, sigma[0]):
+                    undefined[k_group] = True
+                    out[k_group] = np.nan
+                    offset += size
+                    continue
+                gamma = np.linalg.solve(A, gamma)
+            out[k_group] = Vg @ gamma
+            offset += size
+        start = stop
+    return out, undefined
+
+
+def relabel_weights(expl, idx, new_labels):
+    """Per-row weights ``ŵ`` with ``Δθᵢ = H⁻¹ (ŵᵢ ⊗ x̃ᵢ)`` for relabelling rows ``idx``.
+
+    The edit replaces ``c sᵢ ℓ(yᵢ, zᵢ)`` by ``c sᵢ ℓ(y′ᵢ, zᵢ)``. Class weights
+    stay those of the original label (the row's weight in the objective is
+    held fixed; only its label changes). Returns the weights (r, K) and the
+    mask of rows whose Newton system is singular (NaN weights).
+    """
+    rule = expl._rule
+    Y_new = rule.encode_targets(new_labels)
+    Z = expl._Z[idx]
+    scale = (rule.scale * expl._s[idx]) * np.ones((1, rule.n_outputs))
+    g_old = expl._grad[idx]
+    g_new = scale * rule.loss_gradient(Y_new, Z)
+    w = -(g_new - g_old)
+    undefined = np.zeros(idx.size, dtype=bool)
+    if expl.method == "newton":
+        C_new = scale[:, :, None] * rule.curvature_matrix(Y_new, Z)
+        dC = C_new - expl._curvature[idx]
+        if np.any(dC != 0):
+            M = expl._leverage[idx]
+            A = np.eye(rule.n_outputs) + dC @ M
+            sigma = np.linalg.svd(A, compute_uv=False)
+            undefined = sigma[:, -1] < CAPACITANCE_TOL * np.maximum(1.0, sigma[:, 0])
+            A[undefined] = np.eye(rule.n_outputs)
+            w = np.linalg.solve(A, w[:, :, None])[:, :, 0]
+            w[undefined] = np.nan
+    return w, undefined
+
+
+def flipped_labels(rule, y_rows):
+    """``new_labels=None`` for a binary classifier: the other class."""
+    classes = getattr(rule, "classes", None)
+    if classes is None or len(classes) != 2:
+        raise ValueError(
+            "new_labels=None means 'flip the label', which is defined for binary "
+            "classifiers only; pass new_labels."
+        )
+    return np.where(y_rows == classes[0], classes[1], classes[0])
+
+
+def perturbation_gradients(expl, design_t, Yt, idx):
+    """``∂ℓ(z_test_j, θ̂(xᵢ + δ))/∂δ`` at ``δ = 0``, shape (n_test, n_idx, n_features).
+
+    With ``uⱼ = H⁻¹ ∇_θ ℓ_test_j`` (a ``(K, p̃)`` array) and the closed form
+    ``∂(∇_θ c sᵢ ℓᵢ)/∂x_f = gᵢ ⊗ e_f + (Cᵢ W[:, f]) ⊗ x̃ᵢ`` (``W`` the
+    coefficients, ``Cᵢ`` the curvature, ``gᵢ`` the gradient, both times
+    ``c sᵢ``), the implicit function theorem gives
+    ``−uⱼ · (gᵢ ⊗ e_f + (Cᵢ W_f) ⊗ x̃ᵢ)``.
+    """
+    rule, inverse = expl._rule, expl._inverse
+    K, p = rule.n_outputs, rule.n_features
+    Xt = design_t.dense_rows()
+    Zt = Xt @ rule.coef.T
+    Rt = rule.loss_gradient(Yt, Zt)  # (m, K)
+    U = inverse.solve(np.stack([(Xt * Rt[:, k, None]).T for k in range(K)]))  # (K, p̃, m)
+    g = expl._grad[idx]  # (r, K)
+    C = expl._curvature[idx]  # (r, K, K)
+    Xi = expl._design.dense_rows(idx)  # (r, p̃)
+    W = rule.coef[:, :p]  # (K, p)
+    term1 = np.einsum("rk,kfm->mrf", g, U[:, :p, :])
+    q = np.einsum("rd,kdm->mrk", Xi, U)  # x̃ᵢᵀ u_jk
+    B = np.einsum("rkl,lf->rkf", C, W)  # (r, K, p)
+    term2 = np.einsum("mrk,rkf->mrf", q, B)
+    return -(term1 + term2)
+
+
+def check_new_labels(new_labels, n_idx):
+    if isinstance(new_labels, (numbers.Number, str)):
+        return np.full(n_idx, new_labels, dtype=object if isinstance(new_labels, str) else None)
+    labels = np.asarray(new_labels)
+    if labels.shape[0] != n_idx:
+        raise ValueError(
+            f"new_labels has {labels.shape[0]} entries but {n_idx} training rows are edited."
+        )
+    return labels
