@@ -89,6 +89,8 @@ def explain_singular_hessian(exc, rule, design, Y, s, damping, feature_names=Non
     else:
         curvature = rule.scale * s * rule.loss_curvature(Y, Z)
         outputs = [(k, curvature[:, k], rule.penalty[k] == 0) for k in range(rule.n_outputs)]
+    if mismatch > 10 * MISMATCH_GRADIENT:  # overwhelming: whatever else is seen follows from it
+        return _mismatch_message(mismatch)
     names = _names(rule.n_features, feature_names, rule.fit_intercept)
     classes = getattr(rule, "classes", None)
     for k, w, free_mask in outputs:
@@ -103,14 +105,18 @@ def explain_singular_hessian(exc, rule, design, Y, s, damping, feature_names=Non
         if message:
             return message + advice + data_note
     if data_note:
-        return (
-            "The Hessian is singular, and X, y do not look like the data the "
-            f"estimator was fitted on (the gradient of its objective there is "
-            f"{mismatch:.0%} of the summed per-row gradients; ≈ 0 at a fit). For "
-            "the last step of a Pipeline pass the transformed X, or pass the "
-            "whole Pipeline; pass the same sample_weight it was fitted with."
-        )
+        return _mismatch_message(mismatch)
     return str(exc) + advice
+
+
+def _mismatch_message(mismatch):
+    return (
+        "The Hessian is singular, and X, y do not look like the data the "
+        f"estimator was fitted on (the gradient of its objective there is "
+        f"{mismatch:.0%} of the summed per-row gradients; ≈ 0 at a fit). For "
+        "the last step of a Pipeline pass the transformed X, or pass the "
+        "whole Pipeline; pass the same sample_weight it was fitted with."
+    )
 
 
 def _singular_cause(design, w, free, names, where):

@@ -114,6 +114,7 @@ def map_chunks(func, chunks, *, n_jobs=None, verbose=0, desc="working", out=None
     results = _progress(results, len(chunks), desc, verbose)
     if out is None:
         return list(results)
-    for c, part in zip(chunks, results, strict=True):
-        out[c] = part
+    results = iter(results)
+    for c in chunks:
+        out[c] = next(results)  # no reference kept: one chunk alive at a time
     return out

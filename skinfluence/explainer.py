@@ -47,6 +47,7 @@ from ._validation import (
     check_targets,
     transform_features,
 )
+from .diagnostics import influence_frame, summary_frame, top_influences, verify
 
 #: ``stationarity_`` above this triggers the not-at-optimum warning.
 STATIONARITY_TOL = 1e-3
@@ -292,6 +293,7 @@ class InfluenceExplainer(BaseEstimator):
                 "explain a different model. Fit with a tight tol instead."
             )
         train_index = getattr(X, "index", None)
+        self._fit_data = (X, y, sample_weight)  # referenced, for verify()
         X = transform_features(steps, final, X)
         n = X.shape[0]
         y = check_targets(y, n, multi_output=rule.multi_target)
@@ -546,7 +548,7 @@ class InfluenceExplainer(BaseEstimator):
         return design, rule.encode_targets(y_test)
 
     # ------------------------------------------------------------ public API
-    def influence(self, X_test, y_test=None, *, target="loss"):
+    def influence(self, X_test, y_test=None, *, target="loss", as_frame=False):
         """Change of each test prediction's loss (or other target) when each training point is removed.
 
         Parameters
@@ -572,6 +574,10 @@ class InfluenceExplainer(BaseEstimator):
             ``first_order`` linearises the target in ``Δθ``; ``newton``
             evaluates it exactly at the shifted decision values
             ``z + X̃_test Δθᵀ`` (exact for Ridge and LinearRegression).
+        as_frame : bool, default=False
+            Return a pandas DataFrame (scalar targets only) with the test
+            points as rows (``X_test``'s index when it is a DataFrame) and the
+            training rows as columns (``train_index_``); needs pandas.
 
         Returns
         -------
@@ -591,15 +597,23 @@ class InfluenceExplainer(BaseEstimator):
         K, n = self._rule.n_outputs, self.n_train_
         width = target.width(self._rule)
         first_order_loss = self.method == "first_order" and target.name == "loss"
-        per_row = 8 * n * (1 if first_order_loss else 4 * K + 2 * (width or 1))
+        per_row = 8 * n * (2 if first_order_loss else 4 * K + 2 * (width or 1))
         chunks = split_for_workers(list(row_chunks(design_t.n_samples, per_row)), self.n_jobs)
         self._train_weights()  # computed once here, not in every worker
         shape = (design_t.n_samples, n) + ((width,) if width else ())
-        return map_chunks(
+        values = map_chunks(
             functools.partial(_influence_chunk, self, design_t, Yt, target),
             chunks, n_jobs=self.n_jobs, verbose=self.verbose,
             desc="influence on test points", out=np.empty(shape),
         )
+        if as_frame:
+            if values.ndim != 2:
+                raise ValueError(
+                    f"as_frame=True needs a scalar target; target={target.name!r} has a "
+                    "trailing axis. Use as_frame=False."
+                )
+            return influence_frame(self, values, X_test)
+        return values
 
     def loo_predictions(self, target="predict"):
         """Each training row predicted by the model fitted without it, without refitting.
@@ -938,6 +952,63 @@ class InfluenceExplainer(BaseEstimator):
         idx = check_indices(indices, self.n_train_)
         design_t, Yt = self._test_data(X_test, y_test)
         return perturbation_gradients(self, design_t, Yt, idx)
+
+    # ------------------------------------------------------------- tables
+    def summary_frame(self, *, dfbetas="auto"):
+        """Per-row diagnostics as a DataFrame (R/statsmodels definitions).
+
+        See :func:`skinfluence.summary_frame` for the columns and their
+        definitions. Needs pandas.
+
+        Parameters
+        ----------
+        dfbetas : "auto" or bool, default="auto"
+            Include the scaled parameter changes ``dfbetas_<param>`` (by
+            default when the model has at most 100 parameters).
+
+        Returns
+        -------
+        frame : pandas.DataFrame of shape (n_train, n_columns)
+            Indexed by ``train_index_`` (else ``0 … n−1``).
+        """
+        return summary_frame(self, dfbetas=dfbetas)
+
+    def top_influences(self, X_test, y_test=None, k=10):
+        """The ``k`` most helpful and most harmful training rows of each test point.
+
+        See :func:`skinfluence.top_influences`. Needs pandas.
+
+        Returns
+        -------
+        frame : pandas.DataFrame
+            A long table: test id, helpful/harmful, rank, training id,
+            influence, the training row's label.
+        """
+        self._check_fitted()
+        return top_influences(self, X_test, y_test, k=k, y_train=self._fit_data[1])
+
+    def verify(self, X_test=None, y_test=None, *, n_rows=20, n_random=0, random_state=0,
+               n_jobs=None):
+        """Check this explainer's estimates against real leave-one-out refits.
+
+        Refits (:func:`loo_refit`) the ``n_rows`` training rows whose removal
+        matters most by this explainer's own estimate (plus ``n_random``
+        random rows) and compares; see :func:`skinfluence.verify`. Uses the
+        training data passed to ``fit``.
+
+        Returns
+        -------
+        report : sklearn.utils.Bunch
+            ``pearson_r``, ``slope``, ``max_abs_error``, ``estimated``,
+            ``actual``, ``indices``; draw it with
+            ``LOOAgreementDisplay.from_verification(report)``.
+        """
+        self._check_fitted()
+        X, y, sample_weight = self._fit_data
+        return verify(
+            self, X, y, X_test, y_test, n_rows=n_rows, n_random=n_random,
+            sample_weight=sample_weight, random_state=random_state, n_jobs=n_jobs,
+        )
 
     # ----------------------------------------------------------- display
     def __repr__(self, N_CHAR_MAX=700):
