@@ -56,8 +56,10 @@ class _FrozenMixin:
         self.responses = responses
         self.classes = classes
 
+    used_ = frozenset()
+
     def _get(self, name):
-        self.used_ = getattr(self, "used_", set()) | {name}
+        self.used_ = self.used_ | {name}
         value = self.responses[name]
         return value() if callable(value) else value
 
@@ -374,12 +376,6 @@ class _Responses:
             return self.classes[self.shifted("labels", rows)]
         return self.base(name)[None] + np.moveaxis(self.shift(name)[:, rows], 1, 0)
 
-    def undefined(self):
-        """Rows whose removal leaves the model undefined (NaN shifts)."""
-        name = "decision_function" if self.classifier else "predict"
-        dZ = self.shift(name)
-        return np.any(np.isnan(dZ.reshape(dZ.shape[0], dZ.shape[1], -1)), axis=(0, 2))
-
 
 def _call_metric(scorer, metric, frozen, y, sample_weight, classifier):
     n = len(y)
@@ -389,14 +385,6 @@ def _call_metric(scorer, metric, frozen, y, sample_weight, classifier):
     if sample_weight is None:
         return metric(y, y_pred)
     return metric(y, y_pred, sample_weight=sample_weight)
-
-
-def _frozen_at(responses, rows):
-    """A frozen model per row of ``rows`` (the ``i``-th: without that row)."""
-    arrays = {}
-    for name in responses.available:
-        arrays[name] = functools.partial(responses.shifted, name, rows)
-    return arrays
 
 
 def _loop_chunk(responses, scorer, metric, y, sample_weight, rows):
@@ -533,29 +521,30 @@ def metric_influence(explainer, X_test, y_test, scoring="roc_auc", groups=None, 
             "jc,jic->i", G.reshape(n_test, -1), dS.reshape(n_test, n_rows, -1)
         )
 
-    n_rows = responses.shift("decision_function").shape[1]
-    n_test = y.shape[0]
-    width = 1 if responses.shift("decision_function").ndim == 2 else responses.shift(
-        "decision_function").shape[2]
-    expl_jobs = getattr(explainer, "n_jobs", None)
+    if vec is not None:
+        primary = "decision_function" if vec.response == "labels" else vec.response
+    else:
+        primary = "predict_proba" if "predict_proba" in frozen.used_ else "decision_function"
+    shift = responses.shift(primary)  # the one influence computation needed, usually
+    n_rows, n_test = shift.shape[1], y.shape[0]
+    width = 1 if shift.ndim == 2 else shift.shape[2]
+    per_row = 8 * n_test * (4 * width + 8)
     verbose = getattr(explainer, "verbose", 0)
     if vec is not None:
-        per_row = 8 * n_test * (4 * width + 8)
         out = map_chunks(
             functools.partial(_vector_chunk, responses, vec, y_enc, w),
             list(row_chunks(n_rows, per_row)), n_jobs=None, verbose=verbose,
             desc="metric at shifted predictions", out=np.empty(n_rows),
         )
     else:
-        per_row = 8 * n_test * (4 * width + 8)
         chunks = list(row_chunks(n_rows, per_row, max_rows=max(1, -(-n_rows // 100))))
         out = map_chunks(
             functools.partial(_loop_chunk, responses, scorer, metric, y, sw),
-            chunks, n_jobs=expl_jobs, verbose=verbose,
+            chunks, n_jobs=getattr(explainer, "n_jobs", None), verbose=verbose,
             desc="metric at shifted predictions", out=np.empty(n_rows),
         )
     out = out - base_score
-    out[responses.undefined()] = np.nan
+    out[np.any(np.isnan(shift.reshape(n_test, n_rows, -1)), axis=(0, 2))] = np.nan
     return out
 
 
