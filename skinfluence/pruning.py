@@ -151,7 +151,17 @@ def influence_scores(
     return _combine_folds(harms, rule), None
 
 
-def _fold_harms(estimator, X, y, sample_weight=None, *, cv=5, method="first_order", damping=0.0):
+def _fold_harms(
+    estimator,
+    X,
+    y,
+    sample_weight=None,
+    *,
+    cv=5,
+    method="first_order",
+    damping=0.0,
+    return_folds=False,
+):
     """Each row's harm to each internal fold's held-out rows.
 
     Parameters
@@ -169,11 +179,13 @@ def _fold_harms(estimator, X, y, sample_weight=None, *, cv=5, method="first_orde
         fold ``k`` does not train on row ``i`` (or its held-out rows weigh 0),
         and in every fold for a row whose removal is undefined in some fold
         (see ``InfluenceExplainer``: leverage 1 in an unpenalised model).
+    folds : list of (fitted, train, val)
+        With ``return_folds=True``: each fold's fitted clone and its rows.
     """
     sw = None if sample_weight is None else np.asarray(sample_weight, dtype=float)
     n = _num_rows(X)
     splitter = check_cv(cv, y, classifier=is_classifier(estimator))
-    columns = []
+    columns, folds = [], []
     undefined = np.zeros(n, dtype=bool)
     for train, val in splitter.split(X, y):
         column = np.full(n, np.nan)
@@ -187,9 +199,10 @@ def _fold_harms(estimator, X, y, sample_weight=None, *, cv=5, method="first_orde
             column[train] = -(val_weight @ infl) / val_weight.sum()
             undefined[train[np.isnan(column[train])]] = True
         columns.append(column)
+        folds.append((fitted, train, val))
     harms = np.column_stack(columns)
     harms[undefined] = np.nan
-    return harms
+    return (harms, folds) if return_folds else harms
 
 
 def _combine_folds(harms, rule="sum"):
@@ -330,6 +343,19 @@ _FITTED_ATTRIBUTES_DOC = """\
         Mask of the rows kept.
     n_iter_ : int
         Rounds run (at most ``n_iter``; fewer when a round dropped nothing).
+    predicted_effect_ : float or None
+        ``strategy="validation"``: the predicted change of the summed
+        held-out loss of the internal folds (of the first round; weighted by
+        ``sample_weight``) when every dropped row is removed *together* from
+        each fold's training part: ``Σ_k Σ_{j∈val_k} w_j (ℓ(z_j, θ̂_{k,−D}) −
+        ℓ(z_j, θ̂_k))``, negative when pruning helps the held-out rows. It is
+        the Newton group estimate (``InfluenceExplainer(method="newton")
+        .group_influence``, whatever ``method`` scored the rows): exact for
+        Ridge and LinearRegression; for other models it accounts for the
+        dropped rows shielding one another, which summing their single-row
+        scores does not. NaN when removing the rows leaves a parameter
+        undefined, 0.0 when nothing is dropped, None for ``strategy="self"``
+        (no held-out rows).
 """
 
 
@@ -428,15 +454,41 @@ class _PruningMixin:
             )
 
     def _score(self, estimator, X, y, sample_weight):
-        """Scores (larger is worse), per-fold harms or None, and the all-rows fit or None."""
+        """Scores (larger is worse), per-fold harms, the all-rows fit, the fold fits.
+
+        The per-fold harms and fold fits are None for ``strategy="self"``, the
+        all-rows fit for ``"validation"``.
+        """
         common = dict(cv=self.cv, method=self.method, damping=self.damping)
         if self.strategy == "self":
             scores, fitted = influence_scores(
                 estimator, X, y, sample_weight, strategy="self", **common
             )
-            return scores, None, fitted
-        harms = _fold_harms(estimator, X, y, sample_weight, **common)
-        return _combine_folds(harms, self.rule), harms, None
+            return scores, None, fitted, None
+        harms, folds = _fold_harms(estimator, X, y, sample_weight, return_folds=True, **common)
+        return _combine_folds(harms, self.rule), harms, None, folds
+
+    def _predicted_effect(self, X, y, sample_weight, folds, dropped):
+        """Newton group estimate of the change of the folds' summed held-out loss.
+
+        Each fold's fit (on all its training rows, in the first round) loses
+        the dropped rows it trained on, all together.
+        """
+        if folds is None:
+            return None
+        weights = None if sample_weight is None else np.asarray(sample_weight, dtype=float)
+        total = 0.0
+        for fitted, train, val in folds:
+            group = np.flatnonzero(dropped[train])
+            if group.size == 0:
+                continue
+            X_tr, y_tr = _take_rows(X, train), _take_rows(y, train)
+            w_tr = None if weights is None else weights[train]
+            explainer = _explain(fitted, X_tr, y_tr, w_tr, "newton", self.damping)
+            change = explainer.group_influence([group], _take_rows(X, val), _take_rows(y, val))
+            w_val = np.ones(len(val)) if weights is None else weights[val]
+            total += float(w_val @ change[:, 0])
+        return total
 
     def _prune(self, estimator, X, y, sample_weight):
         """Score and drop rows, for ``n_iter`` rounds; sets the fitted attributes.
@@ -461,12 +513,14 @@ class _PruningMixin:
         drop_round = np.zeros(n, dtype=int)  # the round a row was dropped in; 0 = kept
         kept = np.arange(n)
         threshold = np.inf
-        fitted = None
+        fitted = first_folds = None
         n_rounds = 0
         for round_ in range(1, self.n_iter + 1):
             X_r, y_r = _take_rows(X, kept), _take_rows(y, kept)
             w_r = None if weights is None else weights[kept]
-            s_r, harms, fitted = self._score(estimator, X_r, y_r, w_r)
+            s_r, harms, fitted, folds = self._score(estimator, X_r, y_r, w_r)
+            if round_ == 1:
+                first_folds = folds
             n_rounds = round_
             scores[kept] = s_r
             if harms is not None:
@@ -514,6 +568,7 @@ class _PruningMixin:
         self.threshold_ = threshold
         self.support_ = support
         self.n_iter_ = n_rounds
+        self.predicted_effect_ = self._predicted_effect(X, y, weights, first_folds, ~support)
         return fitted
 
 

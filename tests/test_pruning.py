@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import scipy.sparse as sp
+from sklearn.base import clone
 from sklearn.compose import make_column_transformer
 from sklearn.datasets import load_breast_cancer
 from sklearn.linear_model import LinearRegression, LogisticRegression, Ridge
@@ -451,3 +452,63 @@ def test_a_row_no_fold_trains_on_has_no_score_and_is_kept():
     ).fit(X, y)
     assert np.isnan(pruner.scores_[0]) and np.isnan(pruner.fold_scores_[0]).all()
     assert pruner.support_[0] and not pruner.support_[1:].any()
+
+
+def _refit_fold_effect(estimator, X, y, cv, dropped, loss, sample_weight=None):
+    """Refit each fold without the dropped rows: change of its summed (weighted) held-out loss."""
+    sw = np.ones(len(y)) if sample_weight is None else sample_weight
+    total = 0.0
+    for train, val in cv.split(X, y):
+        part = train[~dropped[train]]
+        full = clone(estimator).fit(X[train], y[train], sample_weight=sw[train])
+        pruned = clone(estimator).fit(X[part], y[part], sample_weight=sw[part])
+        total += sw[val] @ (loss(pruned, X[val], y[val]) - loss(full, X[val], y[val]))
+    return total
+
+
+def _squared_error(est, X, y):
+    return (y - est.predict(X)) ** 2
+
+
+def _log_loss(est, X, y):
+    return -np.log(est.predict_proba(X)[np.arange(len(y)), y])
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+def test_predicted_effect_is_the_refit_for_ridge(weighted):
+    """The group (Woodbury) estimate is exact for least squares, unlike the sum of single rows."""
+    X, y = _line_data(n=60)
+    sw = np.random.default_rng(0).uniform(0.5, 2.0, 60) if weighted else None
+    cv = KFold(3, shuffle=True, random_state=0)
+    for kw in (dict(rule="all_harmful", threshold=0.0), dict(contamination=0.2, n_iter=2)):
+        pruner = InfluencePruner(Ridge(alpha=0.5), strategy="validation", cv=cv, **kw)
+        pruner.fit(X, y, sample_weight=sw)
+        dropped = ~pruner.support_
+        assert 3 <= dropped.sum() <= 30
+        actual = _refit_fold_effect(Ridge(alpha=0.5), X, y, cv, dropped, _squared_error, sw)
+        assert actual < 0
+        assert pruner.predicted_effect_ == pytest.approx(actual, rel=1e-8)
+    # Summing the dropped rows' single-row effects is not the joint effect.
+    pruner = InfluencePruner(Ridge(alpha=0.5), strategy="validation", cv=cv, contamination=0.2)
+    pruner.fit(X, y, sample_weight=sw)
+    w_val = [np.sum(np.ones(60)[val] if sw is None else sw[val]) for _, val in cv.split(X)]
+    single = -np.nansum(pruner.fold_scores_[~pruner.support_] * w_val)
+    actual = _refit_fold_effect(Ridge(alpha=0.5), X, y, cv, ~pruner.support_, _squared_error, sw)
+    assert abs(single - actual) > 0.05 * abs(actual)
+
+
+def test_predicted_effect_of_logistic_pruning_tracks_refits(noisy_cancer):
+    X, y, _ = noisy_cancer
+    cv = StratifiedKFold(3, shuffle=True, random_state=0)
+    est = LogisticRegression(C=0.5)
+    pruner = InfluencePruner(est, strategy="validation", cv=cv, contamination=0.05).fit(X, y)
+    actual = _refit_fold_effect(est, X, y, cv, ~pruner.support_, _log_loss)
+    assert actual < 0 and pruner.predicted_effect_ < 0
+    assert pruner.predicted_effect_ == pytest.approx(actual, rel=0.15)  # -7.8 vs -7.2
+    # The sum of the dropped rows' single-row scores overstates the joint effect (-12.4).
+    w_val = [len(val) for _, val in cv.split(X, y)]
+    single = -np.nansum(pruner.fold_scores_[~pruner.support_] * w_val)
+    assert abs(single - actual) > 3 * abs(pruner.predicted_effect_ - actual)
+    assert InfluencePruner(est).fit(X, y).predicted_effect_ is None
+    nothing = InfluencePruner(est, strategy="validation", cv=cv, threshold=1e9).fit(X, y)
+    assert nothing.predicted_effect_ == 0.0
