@@ -41,7 +41,7 @@ def _tight_clone(final, rule, y, sample_weight):
     """
     # CV estimators and one-vs-rest/multi-output wrappers: their own equivalent
     equivalent = refit_equivalent(
-        final, rule, y, lambda e, r, t: _tight_clone(e, r, t, sample_weight)
+        final, rule, y, lambda e, r, t: _tight_clone(e, r, t, sample_weight), sample_weight
     )
     if equivalent is not None:
         return equivalent
@@ -137,6 +137,8 @@ def loo_refit(
         ``indices``. The results then have one entry per group;
         ``self_influence`` is the change of the group's summed loss.
     sample_weight : array-like of shape (n_samples,), default=None
+        Sample weights the estimator was fitted with; each refit keeps the
+        other rows' weights.
     n_jobs : int, default=None
         Number of parallel refits (joblib semantics).
     verbose : int, default=0
