@@ -29,10 +29,12 @@ the rows kept and report rows kept, test accuracy and test log-loss (mean ±
 sd over the seeds), and the test accuracy after dropping as many rows at
 random (10 draws per seed), the baseline a heuristic has to beat.
 
-When ``InfluenceExplainer.group_influence`` exists, the fold-mean heuristics
-also report ``predicted_effect_`` (the group estimate of the change of the
-summed held-out loss of the internal folds when the dropped rows are removed
-together) beside the refits' actual change.
+The fold-mean heuristics also report ``predicted_effect_``: the Newton group
+estimate (``InfluenceExplainer.group_influence``) of the change of the summed
+held-out log-loss of the 3 internal folds when the dropped rows are removed
+together from each fold's training part, beside the refits' actual change and
+the sum of the dropped rows' single-row scores (what scoring each row alone
+predicts).
 
 Run: ``python benchmarks/bench_pruning_rules.py [--seeds 5]``; prints Markdown.
 """
@@ -142,7 +144,7 @@ def actual_fold_effect(pruner, X, y, cv):
 def run(name, seeds):
     a, b = TASKS[name]
     X, y = task_data(a, b)
-    rows = {}  # (heuristic, scoring) -> list of (n_kept, acc, logloss, random_acc, pred, actual)
+    rows = {}  # (heuristic, scoring) -> [(n_kept, acc, logloss, random_acc, pred, actual, single)]
     n_train = n_test = None
     t0 = time.perf_counter()
     for seed in range(seeds):
@@ -152,7 +154,7 @@ def run(name, seeds):
         n_train, n_test = len(y_tr), len(y_te)
         rng = np.random.default_rng(seed)
         acc, ll = evaluate(np.ones(n_train, dtype=bool), X_tr, y_tr, X_te, y_te)
-        rows.setdefault(("all", "—"), []).append((n_train, acc, ll, acc, np.nan, np.nan))
+        rows.setdefault(("all", "—"), []).append((n_train, acc, ll, acc, np.nan, np.nan, np.nan))
         cv = StratifiedKFold(N_FOLDS, shuffle=True, random_state=seed)
         rep = representative_scores(X_tr, y_tr, cv)
         for heuristic, rule in HEURISTICS.items():
@@ -160,7 +162,7 @@ def run(name, seeds):
             acc, ll = evaluate(keep, X_tr, y_tr, X_te, y_te)
             rnd = random_accuracy(int(keep.sum()), X_tr, y_tr, X_te, y_te, rng)
             rows.setdefault((heuristic, "class representatives"), []).append(
-                (keep.sum(), acc, ll, rnd, np.nan, np.nan)
+                (keep.sum(), acc, ll, rnd, np.nan, np.nan, np.nan)
             )
             for n_iter in (1, 3):
                 pruner = InfluencePruner(
@@ -173,13 +175,16 @@ def run(name, seeds):
                 keep = pruner.support_
                 acc, ll = evaluate(keep, X_tr, y_tr, X_te, y_te)
                 rnd = random_accuracy(int(keep.sum()), X_tr, y_tr, X_te, y_te, rng)
-                pred = actual = np.nan
-                if n_iter == 1 and hasattr(pruner, "predicted_effect_"):
+                pred = single = actual = np.nan
+                if getattr(pruner, "predicted_effect_", None) is not None:
                     pred = pruner.predicted_effect_
+                    n_val = [len(val) for _, val in cv.split(X_tr, y_tr)]
+                    if n_iter == 1:  # later rounds score rows on other folds
+                        single = -np.nansum(pruner.fold_scores_[~keep] * n_val)
                     actual = actual_fold_effect(pruner, X_tr, y_tr, cv)
                 scoring = "fold mean" + ("" if n_iter == 1 else f", n_iter={n_iter}")
                 rows.setdefault((heuristic, scoring), []).append(
-                    (keep.sum(), acc, ll, rnd, pred, actual)
+                    (keep.sum(), acc, ll, rnd, pred, actual, single)
                 )
     return n_train, n_test, rows, time.perf_counter() - t0
 
@@ -201,7 +206,7 @@ def main():
         head = ("| heuristic | scoring | rows kept | test accuracy | Δ accuracy vs all rows "
                 "| same count dropped at random | test log-loss |")
         if has_pred:
-            head += " predicted Δ fold loss | refit Δ fold loss |"
+            head += " Δ fold loss: group estimate | refit | sum of single rows |"
         print(head)
         print("|" + "---|" * (head.count("|") - 1))
         base_acc = np.array([r[1] for r in rows[("all", "—")]])
@@ -213,9 +218,10 @@ def main():
                     f"{pm(vals[:, 2], '.4f')} |")
             if has_pred:
                 if np.isfinite(vals[:, 4]).all():
-                    line += f" {pm(vals[:, 4], '+.2f')} | {pm(vals[:, 5], '+.2f')} |"
+                    single = pm(vals[:, 6], '+.2f') if np.isfinite(vals[:, 6]).all() else "—"
+                    line += f" {pm(vals[:, 4], '+.2f')} | {pm(vals[:, 5], '+.2f')} | {single} |"
                 else:
-                    line += " | |"
+                    line += " | | |"
             print(line)
         paper = PAPER[name]
         print(f"\nPaper (MNIST {name}): " + "; ".join(
