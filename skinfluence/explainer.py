@@ -786,7 +786,14 @@ class InfluenceExplainer(BaseEstimator):
 
     def _group_shift(self, groups):
         members, names = check_groups(groups, self.n_train_)
-        dTheta, undefined = group_params_shift(self, members, self.method)
+        K, d = self._rule.n_outputs, self._design.n_columns
+        chunks = split_for_workers([slice(0, len(members))], self.n_jobs)
+        dTheta = map_chunks(
+            functools.partial(_group_chunk, self, members),
+            chunks, n_jobs=self.n_jobs, verbose=self.verbose,
+            desc="groups", out=np.empty((len(members), K, d)),
+        )
+        undefined = np.isnan(dTheta).any(axis=(1, 2))
         if undefined.any():
             warnings.warn(
                 f"Removing group(s) {_few(names[undefined])} leaves a parameter "
@@ -1083,6 +1090,11 @@ def _newton_weights(grad, M, C, coupled):
         w = np.linalg.solve(A, grad[:, :, None])[:, :, 0]
     w[undefined] = np.nan
     return w, undefined
+
+
+def _group_chunk(expl, members, chunk):
+    """``Δθ_G`` of the groups ``members[chunk]`` (a joblib task); NaN where undefined."""
+    return group_params_shift(expl, members[chunk], expl.method)[0]
 
 
 def _leverage_chunk(inverse, design, rows, chunk):

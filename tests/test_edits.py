@@ -220,3 +220,18 @@ def test_perturbation_influence_matches_finite_difference_refits(cancer):
                 actual[a, f] = (losses[0] - losses[1]) / (2 * eps)
     assert pearson(got, actual) >= 0.99
     np.testing.assert_allclose(got, actual, rtol=1e-3, atol=1e-6)
+
+
+def test_groups_in_parallel_and_sparse_equal_serial_dense(regression_data):
+    import scipy.sparse as sp
+
+    X, y, _, X_test, y_test = regression_data
+    est = Ridge(alpha=1.0).fit(X, y)
+    groups = _random_groups(len(y), 9, 1, 20, seed=5)
+    serial = InfluenceExplainer(method="newton").fit(est, X, y).group_influence(groups, X_test, y_test)
+    parallel = InfluenceExplainer(method="newton", n_jobs=2).fit(est, X, y)
+    np.testing.assert_allclose(parallel.group_influence(groups, X_test, y_test), serial, rtol=1e-12)
+    sparse = InfluenceExplainer(method="newton").fit(est, sp.csr_matrix(X), y)
+    np.testing.assert_allclose(
+        sparse.group_influence(groups, sp.csr_matrix(X_test), y_test), serial, rtol=1e-10, atol=1e-14
+    )
