@@ -960,6 +960,73 @@ class InfluenceExplainer(BaseEstimator):
         design_t, Yt = self._test_data(X_test, y_test)
         return perturbation_gradients(self, design_t, Yt, idx)
 
+    # ------------------------------------------------------------ metrics
+    def metric_influence(self, X_test, y_test, scoring="roc_auc", groups=None, sample_weight=None):
+        """Change of a test-set metric when each training row (or group) is removed.
+
+        ``metric(model without row i) − metric(model)``; with ``newton`` the
+        metric is recomputed exactly at each row's shifted predictions (so
+        accuracy and AUROC are reported as a refit would score them). See
+        :func:`skinfluence._metrics.metric_influence` for the details.
+
+        Parameters
+        ----------
+        X_test : {array-like, sparse matrix} of shape (n_test, n_features)
+        y_test : array-like of shape (n_test,) or (n_test, n_targets)
+        scoring : str or callable, default="roc_auc"
+            A scikit-learn scorer name, or ``metric(y_true, y_pred_or_score)``.
+        groups : list of array-like, or array-like of shape (n_train,), default=None
+            Remove each group of training rows together instead.
+        sample_weight : array-like of shape (n_test,), default=None
+            Weights of the test points in the metric.
+
+        Returns
+        -------
+        metric_influence : ndarray of shape (n_train,) or (n_groups,)
+        """
+        from ._metrics import metric_influence
+
+        return metric_influence(self, X_test, y_test, scoring, groups, sample_weight)
+
+    def loo_score(self, scoring="r2"):
+        """Leave-one-out cross-validation score, without refitting.
+
+        The metric of :meth:`loo_predictions` against the training targets:
+        exact for Ridge, LinearRegression and RidgeClassifier with
+        ``method="newton"``. See :func:`skinfluence._metrics.loo_score`.
+
+        Parameters
+        ----------
+        scoring : str or callable, default="r2"
+
+        Returns
+        -------
+        score : float
+        """
+        from ._metrics import loo_score
+
+        return loo_score(self, scoring)
+
+    def jackknife_plus_interval(self, X_test, alpha=0.1):
+        """Jackknife+ prediction intervals (Barber et al. 2021) without refitting.
+
+        Exact for Ridge and LinearRegression with ``method="newton"``. See
+        :func:`skinfluence._metrics.jackknife_plus_interval`.
+
+        Parameters
+        ----------
+        X_test : {array-like, sparse matrix} of shape (n_test, n_features)
+        alpha : float, default=0.1
+            Miscoverage level.
+
+        Returns
+        -------
+        intervals : ndarray of shape (n_test, 2)
+        """
+        from ._metrics import jackknife_plus_interval
+
+        return jackknife_plus_interval(self, X_test, alpha)
+
     # ------------------------------------------------------------- tables
     def summary_frame(self, *, dfbetas="auto"):
         """Per-row diagnostics as a DataFrame (R/statsmodels definitions).
