@@ -447,11 +447,13 @@ def test_class_cap_holds_over_rounds():
 def test_a_row_no_fold_trains_on_has_no_score_and_is_kept():
     X, y = _line_data()
     splits = [(np.arange(1, 30), np.arange(30, 45)), (np.arange(15, 45), np.arange(1, 15))]
-    pruner = InfluencePruner(
-        Ridge(), strategy="validation", cv=splits, threshold=-1e9
-    ).fit(X, y)
+    with pytest.warns(UserWarning):  # removing every trained row leaves the model undefined
+        pruner = InfluencePruner(
+            Ridge(), strategy="validation", cv=splits, threshold=-1e9
+        ).fit(X, y)
     assert np.isnan(pruner.scores_[0]) and np.isnan(pruner.fold_scores_[0]).all()
     assert pruner.support_[0] and not pruner.support_[1:].any()
+    assert np.isnan(pruner.predicted_effect_)  # never a silent number
 
 
 def _refit_fold_effect(estimator, X, y, cv, dropped, loss, sample_weight=None):
