@@ -24,6 +24,7 @@ exact refit.
 import numbers
 
 import numpy as np
+import scipy.sparse as sp
 from sklearn import get_config
 from sklearn.utils import check_array
 
@@ -81,23 +82,42 @@ def check_groups(groups, n_samples):
 def group_params_shift(expl, members, method):
     """``Δθ_G`` for every group, internal layout (n_groups, K, p̃), and the undefined mask.
 
-    Groups are processed in chunks whose right-hand sides (``Σ|G|·K``
-    columns of ``p̃`` numbers, a few copies) fit ``working_memory``: one
-    solve per chunk, then per group a small capacitance solve.
+    ``first_order``: the members' right-hand sides ``gᵢ ⊗ x̃ᵢ`` are summed per
+    group first (one sparse product), so a chunk of groups costs one solve
+    with one column per group and output. ``newton``: groups are sorted by
+    size and processed in chunks whose right-hand sides (``Σ|G|·K`` columns
+    of ``p̃`` numbers, a few copies) fit ``working_memory``: one solve per
+    chunk for ``H⁻¹ U_G``, then the capacitance systems of all groups of one
+    size are formed and solved together (stacked LAPACK calls, no Python loop
+    over groups; see :func:`_capacitance_solve`).
     """
     rule, inverse, design = expl._rule, expl._inverse, expl._design
     K, d = rule.n_outputs, design.n_columns
-    out = np.empty((len(members), K, d))
-    undefined = np.zeros(len(members), dtype=bool)
-    sizes = np.array([g.size for g in members])
-    budget_cols = max(1, int(get_config()["working_memory"] * 2**20 // (8 * 4 * K * d)))
-    start = 0
-    while start < len(members):
-        stop, cols = start, 0
-        while stop < len(members) and (stop == start or cols + sizes[stop] * K <= budget_cols):
-            cols += sizes[stop] * K
-            stop += 1
-        rows = np.concatenate(members[start:stop])
+    n_groups = len(members)
+    out = np.empty((n_groups, K, d))
+    undefined = np.zeros(n_groups, dtype=bool)
+    sizes = np.fromiter((g.size for g in members), dtype=np.intp, count=n_groups)
+    budget = get_config()["working_memory"] * 2**20
+    if method != "newton":
+        # Δθ_G = H⁻¹ Σ_{i∈G} gᵢ ⊗ x̃ᵢ: rows (r × p̃, three copies) bound the chunk.
+        budget_rows = max(1, int(budget // (8 * 3 * (K + 1) * d)))
+        for chunk in _size_chunks(sizes, budget_rows):
+            ids = np.arange(chunk.start, chunk.stop)
+            rows = np.concatenate([members[k] for k in ids])
+            owner = np.repeat(np.arange(ids.size), sizes[chunk])
+            S = sp.csr_matrix(
+                (np.ones(rows.size), (owner, np.arange(rows.size))), shape=(ids.size, rows.size)
+            )
+            Xr = design.dense_rows(rows)  # (r, p̃)
+            g = expl._grad[rows]  # (r, K)
+            B = np.stack([(S @ (Xr * g[:, k, None])).T for k in range(K)])  # (K, p̃, groups)
+            out[chunk] = inverse.solve(B).transpose(2, 0, 1)
+        return out, undefined
+    budget_cols = max(1, int(budget // (8 * 4 * K * d)))
+    order = np.argsort(sizes, kind="stable")
+    for chunk in _size_chunks(sizes[order] * K, budget_cols):
+        ids = order[chunk]
+        rows = np.concatenate([members[k] for k in ids])
         Xr = design.dense_rows(rows)  # (r, p̃)
         r = rows.size
         # columns (row j, output l): e_l ⊗ x̃_j
@@ -105,30 +125,77 @@ def group_params_shift(expl, members, method):
         for out_k in range(K):
             E[out_k, :, out_k::K] = Xr.T
         V = inverse.solve(E)  # (K, p̃, r·K): H⁻¹ (e_l ⊗ x̃_j)
-        g = expl._grad[rows]  # (r, K)
+        g, C = expl._grad[rows], expl._curvature[rows]  # (r, K), (r, K, K)
+        chunk_sizes = sizes[ids]
         offset = 0
-        for k_group in range(start, stop):
-            size = sizes[k_group]
-            cols_g = slice(offset * K, (offset + size) * K)
-            Vg = V[:, :, cols_g]  # (K, p̃, size·K)
-            gamma = g[offset : offset + size].reshape(-1)
-            if method == "newton":
-                # M[(i,k),(j,l)] = x̃_iᵀ (H⁻¹)_kl x̃_j
-                M = np.einsum("id,kdc->ikc", Xr[offset : offset + size], Vg).reshape(size * K, size * K)
-                C = expl._curvature[rows[offset : offset + size]]  # (size, K, K)
-                CM = np.einsum("ikl,ilc->ikc", C, M.reshape(size, K, size * K)).reshape(size * K, -1)
-                A = np.eye(size * K) - CM
-                sigma = np.linalg.svd(A, compute_uv=False)
-                if sigma[-1] < CAPACITANCE_TOL * max(1.0, sigma[0]):
-                    undefined[k_group] = True
-                    out[k_group] = np.nan
-                    offset += size
-                    continue
-                gamma = np.linalg.solve(A, gamma)
-            out[k_group] = Vg @ gamma
-            offset += size
-        start = stop
+        for size in np.unique(chunk_sizes):  # contiguous: the groups are sorted by size
+            batch = ids[chunk_sizes == size]
+            nb, sK = batch.size, size * K
+            span = slice(offset, offset + nb * size)
+            offset += nb * size
+            Xb = Xr[span].reshape(nb, size, d)
+            Vb = V[:, :, span.start * K : span.stop * K].reshape(K, d, nb, sK).transpose(2, 0, 1, 3)
+            # M[(i,k),(j,l)] = x̃_iᵀ (H⁻¹)_kl x̃_j, for every group of the batch
+            M = np.matmul(Xb[:, None], Vb).transpose(0, 2, 1, 3).reshape(nb, sK, sK)
+            w, bad = _capacitance_solve(
+                M, C[span].reshape(nb, size, K, K), g[span].reshape(nb, sK)
+            )
+            out[batch] = np.matmul(Vb.reshape(nb, K * d, sK), w[:, :, None]).reshape(nb, K, d)
+            out[batch[bad]] = np.nan
+            undefined[batch[bad]] = True
     return out, undefined
+
+
+def _size_chunks(weights, budget):
+    """Slices of consecutive groups whose summed ``weights`` fit ``budget`` (at least one)."""
+    ends = np.cumsum(weights)
+    start, n = 0, len(weights)
+    while start < n:
+        base = ends[start - 1] if start else 0
+        stop = max(start + 1, int(np.searchsorted(ends, base + budget, side="right")))
+        yield slice(start, stop)
+        start = stop
+
+
+def _capacitance_solve(M, C, g):
+    """``(I − C M)⁻¹ γ`` for a stack of groups of one size, and the singular ones.
+
+    ``M`` (b, sK, sK), ``C`` (b, s, K, K) per-row curvature blocks, ``g``
+    (b, sK). A system whose smallest singular value is below
+    ``CAPACITANCE_TOL`` (relative) is singular to rounding: its weights are
+    NaN. With one output and non-negative curvature (every convex loss), the
+    system is solved through its symmetric form ``S = I − R M R``
+    (``R = C^½``, positive semi-definite since ``H − H_G ⪰ 0``):
+    ``(I − C M)⁻¹ γ = γ + R S⁻¹ R M γ``, a stacked Cholesky instead of a
+    stacked SVD; ``S`` is singular to rounding when a Cholesky pivot falls
+    below ``CAPACITANCE_TOL`` or the factorisation fails, and such stacks
+    are decided by the SVD of ``I − C M`` as in the general case.
+    """
+    b, sK, _ = M.shape
+    eye = np.eye(sK)
+    if C.shape[2] == 1 and np.all(C >= 0):
+        root = np.sqrt(C[:, :, 0, 0])  # (b, s)
+        S = eye - root[:, :, None] * M * root[:, None, :]
+        S = 0.5 * (S + S.transpose(0, 2, 1))
+        try:
+            L = np.linalg.cholesky(S)
+        except np.linalg.LinAlgError:
+            pass
+        else:
+            pivots = np.diagonal(L, axis1=1, axis2=2) ** 2
+            bad = pivots.min(axis=1) < CAPACITANCE_TOL
+            S[bad] = eye
+            Mg = np.matmul(M, g[:, :, None])[:, :, 0]
+            w = g + root * np.linalg.solve(S, (root * Mg)[:, :, None])[:, :, 0]
+            w[bad] = np.nan
+            return w, bad
+    A = eye - np.matmul(C, M.reshape(b, sK // C.shape[2], C.shape[2], sK)).reshape(b, sK, sK)
+    sigma = np.linalg.svd(A, compute_uv=False)
+    bad = sigma[:, -1] < CAPACITANCE_TOL * np.maximum(1.0, sigma[:, 0])
+    A[bad] = eye
+    w = np.linalg.solve(A, g[:, :, None])[:, :, 0]
+    w[bad] = np.nan
+    return w, bad
 
 
 def relabel_weights(expl, idx, new_labels):
