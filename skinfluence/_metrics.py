@@ -312,9 +312,12 @@ def _resolve_scoring(scoring):
     )
 
 
-def _labels_from_decision(D, classes):
-    """Class index predicted at decision values ``D`` (as ``predict``)."""
-    if D.ndim == 1 or (D.ndim >= 2 and len(classes) == 2 and D.shape[-1] != 2):
+def _labels_from_decision(D, binary):
+    """Class index predicted at decision values ``D`` (as ``predict``).
+
+    ``binary``: one decision value per point (no trailing classes axis).
+    """
+    if binary:
         return (D > 0).astype(np.intp)
     return np.argmax(D, axis=-1)
 
@@ -344,10 +347,16 @@ class _Responses:
         ]
         self._base, self._shift = {}, {}
 
+    @property
+    def binary(self):
+        return self.base("decision_function").ndim == 1
+
     def base(self, name):
         if name not in self._base:
             if name == "labels":
-                self._base[name] = _labels_from_decision(self.base("decision_function"), self.classes)
+                self._base[name] = _labels_from_decision(
+                    self.base("decision_function"), self.binary
+                )
             elif name == "decision_function" and not self.classifier:
                 self._base[name] = self.base("predict")
             else:
@@ -371,7 +380,7 @@ class _Responses:
         """Responses of the models without each row in ``rows``: ``(m, n_test[, C])``."""
         if name == "labels":
             D = self.shifted("decision_function", rows)
-            return _labels_from_decision(D, self.classes)
+            return _labels_from_decision(D, self.binary)
         if name == "predict" and self.classifier:
             return self.classes[self.shifted("labels", rows)]
         return self.base(name)[None] + np.moveaxis(self.shift(name)[:, rows], 1, 0)
