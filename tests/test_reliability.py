@@ -30,8 +30,8 @@ from skinfluence import (
     loo_refit,
     rank_suspicious,
 )
+from skinfluence._contractions import _newton_weights
 from skinfluence._parallel import map_chunks, n_workers
-from skinfluence.explainer import _newton_weights
 
 from .conftest import rel_err
 
