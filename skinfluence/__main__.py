@@ -100,9 +100,10 @@ def build_parser():
     out.add_argument("--contamination", type=float, metavar="FRAC",
                      help="drop this fraction of the training rows (highest self-influence "
                           "first) instead of the automatic threshold")
-    out.add_argument("--check", type=int, default=10, metavar="N",
+    out.add_argument("--check", type=int, metavar="N",
                      help="check the top N rows by self-influence and by held-out harm "
-                          "against real leave-one-out refits; 0 skips (default: %(default)s)")
+                          "against real leave-one-out refits; 0 skips (default: 10, or 0 "
+                          "when the model has more than 500 encoded columns)")
     out.add_argument("--out", default="skinfluence-audit", metavar="DIR",
                      help="directory for scores.csv (every score of every row) and the PNG "
                           "pictures (default: %(default)s)")

@@ -50,6 +50,10 @@ MIN_ROWS = 10
 #: taken as class labels; more distinct values, or any non-integer, as regression.
 MAX_CLASSES_INFERRED = 10
 IMPUTE_CHOICES = ("none", "median", "most_frequent")
+#: Above this many encoded columns LogisticRegression is fitted with lbfgs.
+WIDE = 500
+#: Rows checked against refits by default (by self-influence and by held-out harm).
+DEFAULT_CHECK = 10
 
 #: Model name -> (estimator factory(C, alpha), the regularisation option it takes).
 CLASSIFIERS = {
@@ -484,7 +488,7 @@ class AuditOptions:
     test_size: float = 0.2
     seed: int = 0
     top: int = 20
-    check: int = 10
+    check: int = None
     contamination: float = None
 
 
@@ -570,7 +574,8 @@ def classical_diagnostics(expl):
     try:
         from .diagnostics import summary_frame
 
-        frame = summary_frame(expl, dfbetas=False)
+        with np.errstate(invalid="ignore", divide="ignore"):  # rows of leverage 1: NaN
+            frame = summary_frame(expl, dfbetas=False)
     except ImportError:
         return nan, nan, None, "Cook's distance needs pandas (pip install pandas); not computed."
     if "cooks_distance" not in frame:
@@ -629,6 +634,11 @@ def run_audit(data, options, *, test=None, progress=None):
     method = "newton"
     try:
         with progress.stage(f"fitting {model_name} on {len(y_tr)} rows"):
+            width = clone(pipe[:-1]).fit(X_tr, y_tr).transform(X_tr[:1]).shape[1]
+            if model_name == "logistic" and width > WIDE:
+                # newton-cholesky factorises a width x width Hessian per iteration;
+                # lbfgs gets close cheaply and the explainer polishes (refine="auto").
+                pipe.set_params(model__solver="lbfgs", model__tol=1e-8, model__max_iter=10_000)
             pipe.fit(X_tr, y_tr)
         with progress.stage("explaining (Hessian, self-influence, leverage)"):
             expl = InfluenceExplainer(method=method, damping=options.damping,
@@ -664,17 +674,25 @@ def run_audit(data, options, *, test=None, progress=None):
 
     # ---------------------------------------------- agreement with real refits
     agreement = None
-    if options.check > 0:
+    check = options.check
+    if check is None:  # default: 10 rows, unless every refit is a large problem
+        check = DEFAULT_CHECK if width <= WIDE else 0
+        if check == 0:
+            notes.append(f"not checked against refits by default: the model has {width} "
+                         "encoded columns and each leave-one-out refit is a problem of that "
+                         "size; pass --check N to refit the top N rows.")
+    if check > 0:
         finite = np.where(np.isfinite(self_influence), self_influence, -np.inf)
-        top_self = np.argsort(-finite, kind="stable")[:options.check]
+        top_self = np.argsort(-finite, kind="stable")[:check]
         top_harm = np.argsort(np.where(np.isfinite(change), change, np.inf),
-                              kind="stable")[:options.check]
+                              kind="stable")[:check]
         rows = np.unique(np.concatenate([top_self, top_harm]))
         rows = rows[np.isfinite(self_influence[rows]) & np.isfinite(change[rows])]
         if rows.size:
             with progress.stage(f"checking {rows.size} rows against real leave-one-out "
                                 "refits"):
-                truth = loo_refit(pipe, X_tr, y_tr, X_sc, y_sc, indices=rows)
+                truth = loo_refit(pipe, X_tr, y_tr, X_sc, y_sc, indices=rows,
+                                  verbose=10 if progress.enabled else 0)
             true_change = truth.influence.sum(axis=0)
             r_self, s_self = _pearson_slope(self_influence[rows], truth.self_influence)
             r_held, s_held = _pearson_slope(change[rows], true_change)
@@ -861,7 +879,7 @@ def prune_lines(report, flipped=None):
 def agreement_lines(report):
     a = report["agreement"]
     if a is None:
-        return ["Not checked against refits (--check 0)."]
+        return ["Not checked against leave-one-out refits (--check 0, or see the notes)."]
     si, hc = a["self_influence"], a["heldout_loss_change"]
     return [
         f"Checked against {a['n_rows']} real leave-one-out refits ({a['rows']}): "
@@ -941,7 +959,7 @@ def audit_main(args, stdout, stderr=None):
         raise AuditError(f"--test-size must be between 0 and 1, got {args.test_size}.")
     if args.top < 1:
         raise AuditError(f"--top must be at least 1, got {args.top}.")
-    if args.check < 0:
+    if args.check is not None and args.check < 0:
         raise AuditError(f"--check must be 0 or more, got {args.check}.")
     if not (math.isfinite(args.damping) and args.damping >= 0):
         raise AuditError(f"--damping must be a finite number >= 0, got {args.damping}.")

@@ -55,7 +55,7 @@ def _decade_ticks(axis, width, top):
     """Ticks at 0 and at the powers of ten from ``width`` up to ``top`` (asinh axes)."""
     if not (np.isfinite(top) and top > 0):
         return
-    lo = math.ceil(math.log10(width * 2))
+    lo = math.ceil(math.log10(width))
     hi = math.floor(math.log10(top)) if top > 0 else lo
     ticks = [0.0] + [10.0 ** k for k in range(lo, hi + 1)]
     if len(ticks) < 3:
