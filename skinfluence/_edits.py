@@ -28,6 +28,8 @@ import scipy.sparse as sp
 from sklearn import get_config
 from sklearn.utils import check_array
 
+from ._validation import encode_targets
+
 #: A capacitance system ``I − C_G M_G`` whose smallest singular value is below
 #: this (relative to its largest) is singular to rounding: the group alone
 #: determines a parameter, and the model without it is undefined.
@@ -47,7 +49,7 @@ def check_groups(groups, n_samples):
     if isinstance(groups, (list, tuple)) and groups and all(
         np.ndim(g) == 1 and not isinstance(g, str) for g in groups
     ):
-        members, names = [], np.arange(len(groups))
+        arrays = []
         for k, g in enumerate(groups):
             g = np.asarray(g)
             if g.dtype == bool:
@@ -59,14 +61,24 @@ def check_groups(groups, n_samples):
                 g = np.flatnonzero(g)
             elif g.size and g.dtype.kind not in "iu":
                 raise ValueError(f"group {k} must hold integer row indices or be a boolean mask.")
-            g = g.astype(np.intp)
-            if g.size and (g.max() >= n_samples or g.min() < -n_samples):
-                raise IndexError(f"group {k} has row indices out of range for {n_samples} rows.")
-            g = np.unique(np.where(g < 0, g + n_samples, g))
             if g.size == 0:
                 raise ValueError(f"group {k} is empty.")
-            members.append(g)
-        return members, names
+            arrays.append(g)
+        # all groups at once: range check, negative indices, sort and deduplicate
+        owner = np.repeat(np.arange(len(arrays)), [g.size for g in arrays])
+        flat = np.concatenate(arrays).astype(np.intp)
+        out_of_range = (flat >= n_samples) | (flat < -n_samples)
+        if out_of_range.any():
+            k = owner[np.argmax(out_of_range)]
+            raise IndexError(f"group {k} has row indices out of range for {n_samples} rows.")
+        flat = np.where(flat < 0, flat + n_samples, flat)
+        order = np.lexsort((flat, owner))
+        flat, owner = flat[order], owner[order]
+        keep = np.ones(flat.size, dtype=bool)
+        keep[1:] = (flat[1:] != flat[:-1]) | (owner[1:] != owner[:-1])
+        counts = np.bincount(owner[keep], minlength=len(arrays))
+        members = np.split(flat[keep], np.cumsum(counts)[:-1])
+        return members, np.arange(len(groups))
     labels = check_array(groups, ensure_2d=False, dtype=None, input_name="groups")
     if labels.ndim != 1 or labels.shape[0] != n_samples:
         raise ValueError(
@@ -115,6 +127,10 @@ def group_params_shift(expl, members, method):
         return out, undefined
     budget_cols = max(1, int(budget // (8 * 4 * K * d)))
     order = np.argsort(sizes, kind="stable")
+    whiten = _whitener(inverse, K)
+    if whiten is not None:
+        _newton_shift_whitened(expl, members, sizes, order, whiten, budget_cols, out, undefined)
+        return out, undefined
     for chunk in _size_chunks(sizes[order] * K, budget_cols):
         ids = order[chunk]
         rows = np.concatenate([members[k] for k in ids])
@@ -144,6 +160,52 @@ def group_params_shift(expl, members, method):
             out[batch[bad]] = np.nan
             undefined[batch[bad]] = True
     return out, undefined
+
+
+def _whitener(inverse, K):
+    """``B ↦ L⁻¹ D⁻¹ B`` with ``H⁻¹ = D⁻¹ L⁻ᵀ L⁻¹ D⁻¹``, when the solver is one Cholesky factor."""
+    solvers = getattr(inverse, "solvers", None)
+    if K == 1 and solvers is not None and len(solvers) == 1:
+        return getattr(solvers[0], "whiten", None)
+    return None
+
+
+def _newton_shift_whitened(expl, members, sizes, order, whiten, budget_cols, out, undefined):
+    """The newton group shift for one output and a Cholesky factor.
+
+    ``M_G = W_Gᵀ W_G`` with ``W = L⁻¹ D⁻¹ X̃_Gᵀ`` (one triangular solve per
+    row instead of the two of ``H⁻¹``), the capacitance weights ``γ′`` per
+    row, then ``Δθ_G = H⁻¹ Σ_{i∈G} γ′ᵢ x̃ᵢ``: summed per group first, one
+    solve with one column per group.
+    """
+    design, inverse = expl._design, expl._inverse
+    d = design.n_columns
+    for chunk in _size_chunks(sizes[order], budget_cols):
+        ids = order[chunk]
+        rows = np.concatenate([members[k] for k in ids])
+        Xr = design.dense_rows(rows)  # (r, p̃)
+        W = whiten(Xr.T).T  # (r, p̃): rows of W hold L⁻¹ D⁻¹ x̃ᵢ
+        g, C = expl._grad[rows, 0], expl._curvature[rows]
+        chunk_sizes = sizes[ids]
+        weights = np.empty(rows.size)
+        offset = 0
+        for size in np.unique(chunk_sizes):  # contiguous: the groups are sorted by size
+            in_batch = chunk_sizes == size
+            nb = int(in_batch.sum())
+            span = slice(offset, offset + nb * size)
+            offset += nb * size
+            Wb = W[span].reshape(nb, size, d)
+            M = np.matmul(Wb, Wb.transpose(0, 2, 1))
+            w, bad = _capacitance_solve(M, C[span].reshape(nb, size, 1, 1), g[span].reshape(nb, size))
+            w[bad] = 0.0
+            weights[span] = w.ravel()
+            undefined[ids[in_batch][bad]] = True
+        owner = np.repeat(np.arange(ids.size), chunk_sizes)
+        S = sp.csr_matrix(
+            (weights, (owner, np.arange(rows.size))), shape=(ids.size, rows.size)
+        )
+        out[ids] = inverse.solve((S @ Xr).T[None]).transpose(2, 0, 1)
+    out[undefined] = np.nan
 
 
 def _size_chunks(weights, budget):
@@ -207,7 +269,7 @@ def relabel_weights(expl, idx, new_labels):
     mask of rows whose Newton system is singular (NaN weights).
     """
     rule = expl._rule
-    Y_new = rule.encode_targets(new_labels)
+    Y_new = encode_targets(rule, new_labels, name="new_labels")
     Z = expl._Z[idx]
     scale = (rule.scale * expl._s[idx]) * np.ones((1, rule.n_outputs))
     g_old = expl._grad[idx]
