@@ -138,3 +138,14 @@ def check_indices(indices, n_samples):
             f"indices out of range for {n_samples} training samples."
         )
     return np.where(idx < 0, idx + n_samples, idx).astype(np.intp)
+
+
+def encode_targets(rule, y, name="y"):
+    """``rule.encode_targets(y)`` with errors that name the argument (``y_test``, ``new_labels``)."""
+    try:
+        return rule.encode_targets(y)
+    except ValueError as exc:
+        message = str(exc)
+        if name != "y" and message.startswith("y "):
+            message = name + message[1:]
+        raise ValueError(message) from None

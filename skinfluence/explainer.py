@@ -50,6 +50,7 @@ from ._validation import (
     check_indices,
     check_sample_weight,
     check_targets,
+    encode_targets,
     transform_features,
 )
 from .diagnostics import influence_frame, summary_frame, top_influences, verify
@@ -547,7 +548,7 @@ class InfluenceExplainer(BaseEstimator):
             y_test, X_test.shape[0], name="y_test", multi_output=rule.multi_target
         )
         design = rule.design(X_test)
-        return design, rule.encode_targets(y_test)
+        return design, encode_targets(rule, y_test, name="y_test")
 
     # ------------------------------------------------------------ public API
     def influence(self, X_test, y_test=None, *, target="loss", as_frame=False):

@@ -179,7 +179,7 @@ def test_bad_test_data_and_indices(fitted):
         expl.influence(X_test[:, 1:], y_test)
     with pytest.raises(ValueError, match="y_test has shape"):
         expl.influence(X_test, y_test[:3])
-    with pytest.raises(ValueError, match=r"labels \['cat'\] unknown"):
+    with pytest.raises(ValueError, match=r"y_test contains labels \['cat'\] unknown"):
         expl.influence(X_test[:1], np.array(["cat"]))
     with pytest.raises(IndexError, match="out of range"):
         expl.params_change([len(y)])
