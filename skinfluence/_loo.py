@@ -41,7 +41,7 @@ def _tight_clone(final, rule, y, sample_weight):
     """
     # CV estimators and one-vs-rest/multi-output wrappers: their own equivalent
     equivalent = refit_equivalent(
-        final, rule, y, lambda e, r, t: _tight_clone(e, r, t, sample_weight)
+        final, rule, y, lambda e, r, t: _tight_clone(e, r, t, sample_weight), sample_weight
     )
     if equivalent is not None:
         return equivalent

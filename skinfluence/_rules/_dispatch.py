@@ -2,7 +2,11 @@
 
 from sklearn.base import is_classifier
 from sklearn.linear_model import (
+    ElasticNet,
+    ElasticNetCV,
     HuberRegressor,
+    Lasso,
+    LassoCV,
     LinearRegression,
     LogisticRegression,
     Ridge,
@@ -19,6 +23,15 @@ from sklearn.utils.validation import check_is_fitted
 from ._cv import PLAIN_EQUIVALENTS, plain_equivalent
 from ._glm import GLM_RULES
 from ._huber import HUBER_RULES, HuberRefit, huber_refit
+from ._l1 import (
+    ElasticNetRule,
+    FixedNormalisationElasticNet,
+    SGDClassifierL1Rule,
+    SGDRegressorL1Rule,
+    l1_refit_equivalent,
+    logistic_l1_rule,
+    uses_l1,
+)
 from ._logistic import BinaryLogisticRule, MultinomialLogisticRule
 from ._margin import LinearSVCRule, SGDClassifierRule
 from ._ridge import RidgeClassifierRule, SGDRegressorRule, SquaredErrorRule
@@ -28,14 +41,25 @@ from ._wrappers import OutputwiseRule, PerOutputRefit, column_targets, ovr_targe
 # subclasses LogisticRegression but picks C by cross-validation).
 _RULES = {
     LogisticRegression: lambda est: (
-        BinaryLogisticRule(est) if len(est.classes_) == 2 else MultinomialLogisticRule(est)
+        logistic_l1_rule(est)
+        if uses_l1(est)
+        else BinaryLogisticRule(est)
+        if len(est.classes_) == 2
+        else MultinomialLogisticRule(est)
     ),
     Ridge: SquaredErrorRule,
     LinearRegression: SquaredErrorRule,
     RidgeClassifier: RidgeClassifierRule,
-    SGDRegressor: SGDRegressorRule,
+    SGDRegressor: lambda est: (SGDRegressorL1Rule if uses_l1(est) else SGDRegressorRule)(est),
     LinearSVC: LinearSVCRule,
-    SGDClassifier: SGDClassifierRule,
+    SGDClassifier: lambda est, smooth_hinge_t=1e-3: (
+        SGDClassifierL1Rule if uses_l1(est) else SGDClassifierRule
+    )(est, smooth_hinge_t=smooth_hinge_t),
+    Lasso: ElasticNetRule,
+    ElasticNet: ElasticNetRule,
+    LassoCV: ElasticNetRule,
+    ElasticNetCV: ElasticNetRule,
+    FixedNormalisationElasticNet: ElasticNetRule,
     **GLM_RULES,
     **HUBER_RULES,
 }
@@ -49,7 +73,8 @@ SUPPORTED = (
     "LogisticRegression (binary and multinomial), LinearSVC, SGDClassifier, "
     "RidgeClassifier, Ridge, LinearRegression, SGDRegressor, LogisticRegressionCV, "
     "RidgeCV, RidgeClassifierCV, PoissonRegressor, GammaRegressor, TweedieRegressor, "
-    "HuberRegressor, and OneVsRestClassifier, MultiOutputRegressor, "
+    "HuberRegressor, Lasso, ElasticNet, LassoCV, ElasticNetCV (L1 and elastic-net "
+    "penalties on the active set, also for LogisticRegression and SGD), and OneVsRestClassifier, MultiOutputRegressor, "
     "MultiOutputClassifier of these"
 )
 
@@ -166,7 +191,7 @@ def rule_for(estimator, smooth_hinge_t=1e-3):
     return steps, final, _rule_of(final, smooth_hinge_t)
 
 
-def refit_equivalent(final, rule, y, tighten):
+def refit_equivalent(final, rule, y, tighten, sample_weight=None):
     """What ``loo_refit`` refits for ``final``: the same objective, tightly solved.
 
     ``tighten(estimator, rule, y)`` is ``loo_refit``'s tight clone of a plain
@@ -177,6 +202,9 @@ def refit_equivalent(final, rule, y, tighten):
     frozen class weights, fitted with the sample weights). None for every
     other estimator: ``loo_refit`` tightens it as is.
     """
+    l1 = l1_refit_equivalent(final, rule, y, sample_weight)
+    if l1 is not None:
+        return l1
     if type(final) in PLAIN_EQUIVALENTS:
         return tighten(plain_equivalent(final), rule, y)
     if isinstance(final, _WRAPPERS):
