@@ -20,7 +20,7 @@ import os
 import sys
 import time
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 from sklearn.base import clone
@@ -68,6 +68,8 @@ REGRESSORS = {
 }
 #: The bundled demo: breast cancer with this many labels flipped.
 DEMO_FLIPS = 20
+#: The fraction the demo also prunes, to show what pruning the flipped tail does.
+DEMO_CONTAMINATION = 0.04
 
 
 class AuditError(ValueError):
@@ -759,9 +761,12 @@ def run_audit(data, options, *, test=None, progress=None):
                           pruning_score=float(pruner.scores_[i]))
                    for i in np.flatnonzero(dropped)[np.argsort(-pruner.scores_[dropped],
                                                                kind="stable")]],
-        "prune_rule": ("auto (the valley before a separate high mode of self-influence)"
+        "prune_rule": ("the automatic threshold (the valley between the bulk of the "
+                       "self-influence scores and a separate high mode)"
                        if options.contamination is None
-                       else f"--contamination {options.contamination}"),
+                       else f"--contamination {options.contamination:g} (the highest "
+                            f"{options.contamination:.1%} of the self-influence scores)"),
+        "prune_auto": options.contamination is None,
         "prune_threshold": (None if math.isinf(pruner.threshold_)
                             else float(pruner.threshold_)),
         "held_out_ids": [_plain(v) for v in ids_te],
@@ -855,10 +860,10 @@ def prune_lines(report, flipped=None):
     """What InfluencePruner would drop, and why nothing when nothing."""
     n = len(report["pruned"])
     if n:
-        relation = "above" if report["prune_rule"].startswith("auto") else "at or above"
-        line = (f"InfluencePruner ({report['prune_rule']}) would drop {n} of the "
-                f"{report['n_train']} training rows (self-influence {relation} "
-                f"{report['prune_threshold']:.4g})")
+        relation = "above" if report["prune_auto"] else "at or above"
+        line = (f"InfluencePruner would drop {n} of the {report['n_train']} training rows by "
+                f"{report['prune_rule']}: self-influence {relation} "
+                f"{report['prune_threshold']:.4g}")
         if report["test_score_after_pruning"] is not None:
             line += (f"; refitted without them, held-out {report['score_name']} "
                      f"{report['test_score']:.3f} -> {report['test_score_after_pruning']:.3f}")
@@ -867,12 +872,18 @@ def prune_lines(report, flipped=None):
             hit = sum(r["id"] in flipped for r in report["pruned"])
             out.append(f"{hit} of the {n} dropped rows are flipped labels.")
         return out
-    out = [f"InfluencePruner ({report['prune_rule']}) would drop no row: the self-influence "
-           "scores have no separate high mode, so no row stands apart from the rest."]
-    if flipped is not None:
-        out.append("Flipped labels here form a long tail, not a separate group: rank and "
-                   "inspect them (the table above), or choose a fraction to drop, e.g. "
-                   "`skinfluence audit --contamination 0.04`.")
+    out = [f"InfluencePruner would drop no row by {report['prune_rule']}: the scores have no "
+           "separate high mode, so no row stands apart from the rest."]
+    showcase = report.get("showcase")
+    if showcase:
+        line = (f"The flipped labels form a long tail, not a separate group: rank and inspect "
+                f"them (the first table), or choose a fraction to drop. With --contamination "
+                f"{showcase['contamination']:g} the pruner would drop {showcase['n_dropped']} "
+                f"rows, {showcase['n_flipped']} of them flipped labels")
+        if showcase["test_score_after_pruning"] is not None:
+            line += (f"; refitted without them, held-out {report['score_name']} "
+                     f"{report['test_score']:.3f} -> {showcase['test_score_after_pruning']:.3f}")
+        out.append(line + ".")
     return out
 
 
@@ -1020,6 +1031,19 @@ def audit_main(args, stdout, stderr=None):
         if text not in shown:
             shown.add(text)
             print(f"skinfluence audit: warning: {text}", file=stderr)
+    if flipped is not None and args.contamination is None:
+        # The demo's flips form a tail, not a mode: show what a chosen fraction does.
+        with progress.stage("the demo: pruning with --contamination"), \
+                warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            other = run_audit(data, replace(options, contamination=DEMO_CONTAMINATION,
+                                            check=0), test=test)
+        dropped = {r["id"] for r in other["pruned"]}
+        report["showcase"] = {
+            "contamination": DEMO_CONTAMINATION, "n_dropped": len(dropped),
+            "n_flipped": len(dropped & {int(r) for r in flipped}),
+            "test_score_after_pruning": other["test_score_after_pruning"],
+        }
     report["source"] = source
     report["dataset"] = table.name
     report["id_note"] = table.id_note

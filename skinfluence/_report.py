@@ -330,7 +330,8 @@ def render_html(report, figures, flipped=None):
         parts.append(_html_table(*tables["pruned"], "pruned"))
 
     captions = {
-        "self_influence": "Self-influence of every training row (log axis); the dashed line is "
+        "self_influence": "Self-influence of every training row (axis linear near 0, logarithmic "
+                          "above); the dashed line is "
                           "the pruning threshold, triangles mark the flagged rows.",
         "loss_vs_self_influence": "Each training row's loss against its self-influence.",
         "heldout_change": "Change of the summed held-out loss when each of the most harmful "

@@ -135,13 +135,19 @@ def test_audit_demo_finds_the_flipped_labels_and_checks_against_refits(tmp_path,
     assert a["self_influence"]["pearson_r"] > 0.99
     assert a["heldout_loss_change"]["pearson_r"] > 0.99
     assert 0.9 < a["self_influence"]["slope"] < 1.1
-    # Nothing stands apart with the automatic threshold, and the report says why.
+    # Nothing stands apart with the automatic threshold; the report says why and shows
+    # what dropping a chosen fraction does.
     assert report["pruned"] == []
+    show = report["showcase"]
+    assert show["n_dropped"] > 10 and show["n_flipped"] >= 0.6 * show["n_dropped"]
+    assert show["test_score_after_pruning"] >= report["test_score"]
     code = main(["audit", "--no-out", "--top", "5"])
     text = capsys.readouterr().out
     assert code == 0
     assert "deliberately flipped" in text and "Most suspicious" in text
-    assert "would drop no row" in text and "--contamination" in text
+    assert "would drop no row" in text and "long tail" in text
+    assert re.search(r"With --contamination 0.04 the pruner would drop \d+ rows, \d+ of them "
+                     r"flipped labels; refitted without them, held-out accuracy", text)
 
 
 def test_audit_demo_with_contamination_drops_flipped_rows_and_helps(tmp_path, capsys):
@@ -150,7 +156,7 @@ def test_audit_demo_with_contamination_drops_flipped_rows_and_helps(tmp_path, ca
     assert len(dropped) == round(0.04 * report["n_train"])
     assert len(dropped & set(report["flipped_in_train"])) >= 0.6 * len(dropped)
     assert report["test_score_after_pruning"] >= report["test_score"]
-    assert report["agreement"] is None
+    assert report["agreement"] is None and "showcase" not in report
 
 
 # -------------------------------------------------------------- regression
