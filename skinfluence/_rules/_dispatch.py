@@ -23,6 +23,7 @@ from sklearn.utils.validation import check_is_fitted
 from ._cv import PLAIN_EQUIVALENTS, plain_equivalent
 from ._glm import GLM_RULES
 from ._huber import HUBER_RULES, HuberRefit, huber_refit
+from ._kernel import KERNEL_RULES, KernelRidgeRefit
 from ._l1 import (
     ElasticNetRule,
     FixedNormalisationElasticNet,
@@ -60,6 +61,7 @@ _RULES = {
     LassoCV: ElasticNetRule,
     ElasticNetCV: ElasticNetRule,
     FixedNormalisationElasticNet: ElasticNetRule,
+    **KERNEL_RULES,
     **GLM_RULES,
     **HUBER_RULES,
 }
@@ -74,7 +76,7 @@ SUPPORTED = (
     "RidgeClassifier, Ridge, LinearRegression, SGDRegressor, LogisticRegressionCV, "
     "RidgeCV, RidgeClassifierCV, PoissonRegressor, GammaRegressor, TweedieRegressor, "
     "HuberRegressor, Lasso, ElasticNet, LassoCV, ElasticNetCV (L1 and elastic-net "
-    "penalties on the active set, also for LogisticRegression and SGD), and OneVsRestClassifier, MultiOutputRegressor, "
+    "penalties on the active set, also for LogisticRegression and SGD), KernelRidge, and OneVsRestClassifier, MultiOutputRegressor, "
     "MultiOutputClassifier of these"
 )
 
@@ -216,6 +218,8 @@ def refit_equivalent(final, rule, y, tighten, sample_weight=None):
         if isinstance(final, PerOutputRefit):
             classes = final.classes
         return PerOutputRefit(ests, classes)
+    if type(final).__name__ == "KernelRidge" and hasattr(rule, "sqrt_lam"):
+        return KernelRidgeRefit(rule=rule)
     if isinstance(final, HuberRegressor) and not isinstance(final, HuberRefit):
         return tighten(huber_refit(final), rule, y)
     return None
