@@ -690,6 +690,16 @@ def run_audit(data, options, *, test=None, progress=None):
                               kind="stable")[:check]
         rows = np.unique(np.concatenate([top_self, top_harm]))
         rows = rows[np.isfinite(self_influence[rows]) & np.isfinite(change[rows])]
+        if task == "classification":
+            # the only row of a label cannot be refitted without: its class would vanish
+            labels, counts = np.unique(y_tr, return_counts=True)
+            alone = np.isin(y_tr[rows], labels[counts == 1])
+            if alone.any():
+                notes.append(f"{int(alone.sum())} checked row(s) are the only row of their "
+                             "label; a refit without them has one class fewer, so they are "
+                             "not refitted: ids " + ", ".join(
+                                 str(_plain(ids_tr[i])) for i in rows[alone][:10]) + ".")
+                rows = rows[~alone]
         if rows.size:
             with progress.stage(f"checking {rows.size} rows against real leave-one-out "
                                 "refits"):
@@ -728,7 +738,8 @@ def run_audit(data, options, *, test=None, progress=None):
         notes.append(f"{undefined.size} row(s) have no self-influence (removing one leaves a "
                      f"parameter undetermined, leverage 1): ids "
                      f"{', '.join(str(_plain(ids_tr[i])) for i in undefined[:10])}"
-                     f"{' ...' if undefined.size > 10 else ''}; they are not ranked.")
+                     f"{' ...' if undefined.size > 10 else ''}; they are not ranked "
+                     "(--damping or a penalised model, e.g. --model ridge, defines them).")
     score_name = "accuracy" if task == "classification" else "R^2"
     report = {
         "source": None,
@@ -1025,6 +1036,8 @@ def audit_main(args, stdout, stderr=None):
         print(f"skinfluence audit: warning: {w}", file=stderr)
     for w in caught:
         text = _one_line(w.message)
+        if "leverage 1 to rounding" in text and undefined_said(report):
+            continue  # said in a note, with the user's ids
         if "Found unknown categories" in text:
             text = ("some held-out rows have categories never seen in training; they are "
                     "encoded as the baseline category.")
@@ -1083,6 +1096,10 @@ def audit_main(args, stdout, stderr=None):
         if files:
             stdout.write(f"\nWrote: {', '.join(files)}\n")
     return 0
+
+
+def undefined_said(report):
+    return any("have no self-influence" in n for n in report["notes"])
 
 
 def _prepare_test(table, data, target, impute):

@@ -349,6 +349,35 @@ def test_collinear_linear_model_is_one_line_and_damping_fixes_it(tmp_path, capsy
     assert report["damping"] == 1e-6
 
 
+def test_a_row_of_leverage_one_is_named_by_id_and_not_ranked(tmp_path, capsys):
+    rng = np.random.default_rng(9)
+    n = 60
+    x = rng.normal(size=n)
+    cat = rng.choice(["a", "b"], n).astype(object)
+    cat[5] = "only-once"  # one-hot column of a single row: leverage 1 without a penalty
+    y = 2 * x + (cat == "a") + rng.normal(0, 0.3, n)
+    path = _write_csv(tmp_path / "lev.csv", ["x", "cat", "y"], zip(x, cat, y, strict=True))
+    report, err = audit_json(capsys, path, "--target", "y", "--model", "linear",
+                             "--test-size", "0.1", "--seed", "1", "--no-out")
+    assert 7 not in report["held_out_ids"]  # line 7 holds the row
+    note = next(n for n in report["notes"] if "no self-influence" in n)
+    assert "ids 7;" in note and "--damping" in note
+    assert all(r["id"] != 7 for t in ("suspicious", "harmful", "pruned") for r in report[t])
+    assert "leverage 1 to rounding" not in err  # said once, in the note, with the id
+
+
+def test_many_classes_with_single_rows_are_not_refitted(tmp_path, capsys):
+    rng = np.random.default_rng(10)
+    n = 60
+    age = rng.integers(18, 50, n)
+    path = _write_csv(tmp_path / "ages.csv", ["x", "age"],
+                      zip(rng.normal(size=n) + age / 10, age, strict=True))
+    report, _ = audit_json(capsys, path, "--target", "age", "--task", "classification",
+                           "--no-out", "--check", "5")
+    assert report["task"] == "classification"
+    assert any("only row of their label" in n for n in report["notes"])
+
+
 def test_progress_lines_and_quiet(tmp_path, capsys, monkeypatch):
     header, rows = people(n=60)
     path = _write_csv(tmp_path / "p.csv", header, rows)
