@@ -181,6 +181,13 @@ def loo_refit(
     >>> bool(np.allclose(approx.self_influence()[:3], truth.self_influence))
     True
     """
+    from ._bruteforce import brute_force_loo, supports
+
+    if not supports(estimator):  # any other estimator: brute-force refits
+        return brute_force_loo(
+            estimator, X, y, X_test, y_test, indices=indices, groups=groups,
+            sample_weight=sample_weight, n_jobs=n_jobs, verbose=verbose,
+        )
     steps, final, rule = rule_for(estimator)
     X = transform_features(steps, final, X)
     n = X.shape[0]

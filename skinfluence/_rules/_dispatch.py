@@ -171,6 +171,22 @@ def _rule_of(final, smooth_hinge_t):
     return rule_class(final)
 
 
+def supported_type(final):
+    """``(ok, reason)`` judged on the class alone (for estimators not yet fitted)."""
+    cls = type(final)
+    if cls in _RULES or cls in PLAIN_EQUIVALENTS:
+        return True, ""
+    if isinstance(final, _WRAPPERS):
+        inner = getattr(final, "estimator", None)
+        if inner is not None and type(inner) in _RULES:
+            return True, ""
+        return False, (
+            f"{cls.__name__} of {type(inner).__name__} is not supported: its "
+            f"sub-estimators must be supported ({SUPPORTED})."
+        )
+    return False, str(_not_supported(final))
+
+
 def rule_for(estimator, smooth_hinge_t=1e-3):
     """The rule of a fitted estimator (the final step of a Pipeline or search).
 
