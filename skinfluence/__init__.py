@@ -4,6 +4,7 @@ Which training rows made this prediction, which rows are mislabeled or
 outliers, and what happens if they are dropped, without retraining.
 """
 
+from ._bruteforce import supports
 from ._loo import loo_refit
 from ._solvers import SingularHessianError
 from .diagnostics import influence_frame, summary_frame, top_influences, verify
@@ -41,6 +42,7 @@ __all__ = [
     "loo_refit",
     "rank_suspicious",
     "summary_frame",
+    "supports",
     "top_influences",
     "verify",
     "__version__",
