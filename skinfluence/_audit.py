@@ -974,6 +974,19 @@ def _json_ready(report):
 
 
 # ==================================================================== main
+def _check_outputs(args):
+    """Refuse output paths that cannot be written before any work is done."""
+    if args.html:
+        parent = os.path.dirname(os.path.abspath(args.html))
+        if os.path.isdir(args.html):
+            raise AuditError(f"--html {args.html}: is a directory; give a file name.")
+        if not os.path.isdir(parent):
+            raise AuditError(f"--html {args.html}: the directory {parent} does not exist.")
+    if args.out and not args.no_out and os.path.exists(args.out) \
+            and not os.path.isdir(args.out):
+        raise AuditError(f"--out {args.out}: exists and is not a directory.")
+
+
 def audit_main(args, stdout, stderr=None):
     """Run ``skinfluence audit`` for parsed arguments; raises AuditError on bad input."""
     stderr = sys.stderr if stderr is None else stderr
@@ -989,6 +1002,7 @@ def audit_main(args, stdout, stderr=None):
         raise AuditError(f"--contamination must be in (0, 0.5], got {args.contamination}.")
     if args.quiet and args.progress:
         raise AuditError("--quiet and --progress contradict each other; pass one.")
+    _check_outputs(args)
     show_progress = args.progress or (not args.quiet and stderr.isatty())
     progress = Progress(show_progress, stderr)
     flipped = None

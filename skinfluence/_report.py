@@ -112,6 +112,10 @@ def make_figures(report, flipped=None):
                    label=f"pruning threshold {threshold:.3g}")
     ymax = ax.get_ylim()[1] * 1.6
     ax.set_ylim(0, ymax)
+    if flipped is not None:
+        flip = np.isfinite(s) & np.array([v in flipped for v in ids])
+        ax.plot(s[flip], np.full(flip.sum(), ymax * 0.03), "|", color="black", ms=14,
+                mew=1.5, label=f"flipped label (demo, {int(flip.sum())})")
     ax.plot(s[labelled], np.zeros(labelled.size), "v", color="red", ms=7, clip_on=False,
             label=f"{flag_what} ({len(flagged)})")
     by_x = labelled[np.argsort(s[labelled])]

@@ -477,6 +477,8 @@ def test_html_report_is_self_contained(tmp_path, capsys):
          "no values at all"),
         (["a", "y"], [[i, i % 2] for i in range(20)], ["--target", "y", "--test", "nope.csv"],
          "nope.csv: no such file"),
+        (["a", "y"], [[i, i % 2] for i in range(20)],
+         ["--target", "y", "--html", "no/such/dir/r.html"], "does not exist"),
     ],
 )
 def test_audit_bad_input_is_one_line_and_exit_2(tmp_path, header, rows, args, message, capsys,
