@@ -9,6 +9,7 @@ import datetime
 import html
 import io
 import math
+import re
 
 import numpy as np
 
@@ -233,7 +234,16 @@ th{background:#f3f3f3;text-align:center}td.t{text-align:left}tr.flip td{backgrou
 dl{display:grid;grid-template-columns:max-content auto;gap:.2em 1em}dt{font-weight:600}
 dd{margin:0}.note{color:#555;font-size:.92em}.warn{color:#8a4b00}
 img{max-width:100%;border:1px solid #eee;margin:.5em 0}
+code{white-space:nowrap;background:#f5f5f5;padding:0 .2em;border-radius:3px}
 """
+
+
+_OPTION = re.compile(r"(--[a-z][a-z-]*(?: [0-9][\w.]*| (?:none|median|most_frequent)\b)?)")
+
+
+def _text(text):
+    """Escaped text with command-line options as unbreakable code."""
+    return _OPTION.sub(r"<code>\1</code>", html.escape(text))
 
 
 def _cell(v):
@@ -295,15 +305,15 @@ def render_html(report, figures, flipped=None):
         "loss without the row) − (with it), negative when the row harms the held-out rows.</p>",
         '<h2 id="inferred">What was read and inferred</h2><dl>',
     ]
-    parts += [f"<dt>{e(k)}</dt><dd>{e(str(v))}</dd>" for k, v in inferred]
+    parts += [f"<dt>{e(k)}</dt><dd>{_text(str(v))}</dd>" for k, v in inferred]
     parts.append("</dl>")
     for note in report["notes"]:
-        parts.append(f'<p class="note">Note: {e(note)}</p>')
+        parts.append(f'<p class="note">Note: {_text(note)}</p>')
     for w in report["warnings"]:
-        parts.append(f'<p class="warn">Warning: {e(w)}</p>')
+        parts.append(f'<p class="warn">Warning: {_text(w)}</p>')
 
     parts.append('<h2 id="agreement">Agreement with real leave-one-out refits</h2>')
-    parts += [f"<p>{e(line)}</p>" for line in agreement_lines(report)]
+    parts += [f"<p>{_text(line)}</p>" for line in agreement_lines(report)]
     a = report["agreement"]
     if a:
         parts.append(_html_table(
@@ -329,14 +339,15 @@ def render_html(report, figures, flipped=None):
         parts.append("<p>None: removing any single row would raise the held-out loss.</p>")
 
     parts.append('<h2 id="pruned">Rows the pruner would drop</h2>')
-    parts += [f"<p>{e(line)}</p>" for line in prune_lines(report, flipped)]
+    parts += [f"<p>{_text(line)}</p>" for line in prune_lines(report, flipped)]
     if report["pruned"]:
         parts.append(_html_table(*tables["pruned"], "pruned"))
 
     captions = {
         "self_influence": "Self-influence of every training row (axis linear near 0, logarithmic "
-                          "above); the dashed line is "
-                          "the pruning threshold, triangles mark the flagged rows.",
+                          "above); the dashed line, when drawn, is the pruning threshold; "
+                          "triangles mark the flagged rows (black ticks: the demo's flipped "
+                          "labels).",
         "loss_vs_self_influence": "Each training row's loss against its self-influence.",
         "heldout_change": "Change of the summed held-out loss when each of the most harmful "
                           "rows is removed (negative: the row harms).",

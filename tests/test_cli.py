@@ -434,7 +434,9 @@ def test_html_report_is_self_contained(tmp_path, capsys):
     assert "<script" not in text
     r = report["agreement"]["self_influence"]["pearson_r"]
     assert f"Pearson R {r:.4f}" in text
-    assert report["task_reason"] in text.replace("&#x27;", "'")
+    assert "<code>--contamination 0.04</code>" in text  # the demo's showcase line
+    plain = re.sub(r"<[^>]+>", "", text).replace("&#x27;", "'")
+    assert report["task_reason"] in plain and report["id_note"] in plain
     assert text.count('<tr class="flip">') >= 3  # flipped rows highlighted
     assert str(page) in report["files"]
 
