@@ -238,7 +238,22 @@ def read_table(path, *, index_col=None, drop=()):
 
 
 def demo_table(random_state=0):
-    """Breast cancer with ``DEMO_FLIPS`` diagnoses flipped: the table and the flipped rows."""
+    """Breast cancer with ``DEMO_FLIPS`` diagnoses flipped.
+
+    Parameters
+    ----------
+    random_state : int, default=0
+        Seed of the choice of flipped rows.
+
+    Returns
+    -------
+    table : Table
+        Ids are 0-based row numbers of ``load_breast_cancer()``.
+    target : str
+        ``"diagnosis"``.
+    flipped : ndarray of int
+        The rows whose diagnosis was flipped.
+    """
     data = load_breast_cancer()
     y = np.where(data.target == 1, "benign", "malignant").astype(object)
     rng = np.random.default_rng(random_state)
@@ -276,11 +291,23 @@ def _missing(column):
 
 
 def infer_task(y, target):
-    """``(task, reason)`` from the target's values (missing values removed).
+    """The task a target column asks for, and why.
 
     Text labels, or integers with at most ``MAX_CLASSES_INFERRED`` distinct
     values, are classes; other numbers (any non-integer, or many distinct
     integers) are a regression target.
+
+    Parameters
+    ----------
+    y : ndarray
+        The target's values, missing values removed (float or object).
+    target : str
+        The column's name, for the reason.
+
+    Returns
+    -------
+    task : {"classification", "regression"}
+    reason : str
     """
     if y.dtype == object:
         n = len(set(y))
@@ -303,11 +330,32 @@ def _label(v):
 
 
 def prepare(table, target, task=None, impute="none"):
-    """Features as an object array, the target, the task, and what was inferred.
+    """Features, target and task of a table, and what was inferred on the way.
 
     Rows whose target is missing are left out (said in a note). Missing
     feature values are refused unless ``impute`` is ``"median"`` or
-    ``"most_frequent"``.
+    ``"most_frequent"``. Columns that look like ids (a different text or
+    integer value in every row) and text columns with more distinct values
+    than half the rows are warned about.
+
+    Parameters
+    ----------
+    table : Table
+    target : str
+        Name of the target column.
+    task : {"classification", "regression"} or None, default=None
+        None: inferred by :func:`infer_task`.
+    impute : {"none", "median", "most_frequent"}, default="none"
+
+    Returns
+    -------
+    prepared : Prepared
+
+    Raises
+    ------
+    AuditError
+        With a one-line message naming the problem and, where there is one,
+        the option that solves it.
     """
     columns = table.columns
     if target not in columns:
@@ -406,7 +454,28 @@ def model_choices(task):
 
 
 def build_model(task, model, numeric, categorical, *, impute="none", C=None, alpha=None):
-    """``(model name, unfitted Pipeline)``: encoding, imputation and the linear model."""
+    """The unfitted pipeline: imputation, encoding and the linear model.
+
+    Numeric columns are (imputed and) standardised, text columns (imputed
+    with their most frequent value and) one-hot encoded with the first
+    category dropped; unseen categories are encoded as that first one.
+
+    Parameters
+    ----------
+    task : {"classification", "regression"}
+    model : str or None
+        A key of ``CLASSIFIERS`` or ``REGRESSORS``; None for the first.
+    numeric, categorical : list of int
+        Column positions of each kind.
+    impute : {"none", "median", "most_frequent"}, default="none"
+    C, alpha : float, default=None
+        Regularisation; each only for the models that take it.
+
+    Returns
+    -------
+    model : str
+    pipeline : sklearn.pipeline.Pipeline
+    """
     choices = model_choices(task)
     if model is None:
         model = next(iter(choices))
@@ -498,7 +567,22 @@ def split_rows(y, task, test_size, seed):
     """Training and held-out row indices, and notes on how they were split.
 
     For classification the split is stratified; rows of a label with a single
-    row always go to the training part, so no label is only held out.
+    row always go to the training part, so no label is only held out. When
+    too few rows per label remain to stratify, the split is random (said in
+    a note) and held-out rows of labels absent from training are later left
+    out of scoring.
+
+    Parameters
+    ----------
+    y : ndarray of shape (n_rows,)
+    task : {"classification", "regression"}
+    test_size : float in (0, 1)
+    seed : int
+
+    Returns
+    -------
+    train, test : ndarray of int
+    notes : list of str
     """
     rows = np.arange(len(y))
     notes = []
@@ -912,7 +996,19 @@ def agreement_lines(report):
 
 
 def format_report(report, flipped=None):
-    """The text report."""
+    """The text report.
+
+    Parameters
+    ----------
+    report : dict
+        From :func:`run_audit`, completed by :func:`audit_main`.
+    flipped : set, default=None
+        The demo's flipped ids (adds a "flipped" column).
+
+    Returns
+    -------
+    text : str
+    """
     tables = table_rows(report, flipped)
     out = summary_lines(report) + ["", SUSPICIOUS_TITLE + ":", _table(*tables["suspicious"])]
     if flipped is not None:
@@ -941,7 +1037,18 @@ SCORE_COLUMNS = ["id", "part", "label", "predicted", "loss", "self_influence", "
 def write_scores_csv(report, path):
     """One line per row of the input: every score of the training rows.
 
-    Held-out rows have their label and ``status = held out`` and no scores.
+    Columns: ``SCORE_COLUMNS``. Held-out rows have their label and
+    ``status = held out`` and no scores; a score that is undefined for a row
+    (Cook's distance of a hinge-loss model, a row of leverage 1) is empty.
+
+    Parameters
+    ----------
+    report : dict
+    path : str
+
+    Returns
+    -------
+    path : str
     """
     a = report["_arrays"]
     with open(path, "w", newline="", encoding="utf-8") as f:
@@ -988,7 +1095,25 @@ def _check_outputs(args):
 
 
 def audit_main(args, stdout, stderr=None):
-    """Run ``skinfluence audit`` for parsed arguments; raises AuditError on bad input."""
+    """Run ``skinfluence audit`` for parsed command-line arguments.
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        From ``skinfluence.__main__.build_parser``.
+    stdout, stderr : file-like
+        Where the report, and the warnings and progress, go.
+
+    Returns
+    -------
+    status : int
+        0.
+
+    Raises
+    ------
+    AuditError
+        For any problem with the input or the options (one line).
+    """
     stderr = sys.stderr if stderr is None else stderr
     if not 0 < args.test_size < 1:
         raise AuditError(f"--test-size must be between 0 and 1, got {args.test_size}.")

@@ -74,6 +74,17 @@ def _tick_formatter():
 def make_figures(report, flipped=None):
     """PNG bytes of each picture, by name; empty when matplotlib is missing.
 
+    Parameters
+    ----------
+    report : dict
+        From :func:`skinfluence._audit.run_audit` (its ``"_arrays"``).
+    flipped : set, default=None
+        The demo's flipped ids, marked in the pictures.
+
+    Returns
+    -------
+    figures : dict of str -> bytes
+
     - ``self_influence``: histogram of the training rows' self-influence on a
       log axis starting at the 1st percentile (smaller values pooled in the
       first bar), the pruning threshold and the flagged rows with their ids;
@@ -269,7 +280,24 @@ def _html_table(headers, rows, cls):
 
 
 def render_html(report, figures, flipped=None):
-    """The report as one self-contained HTML page (pictures embedded as base64 PNG)."""
+    """The report as one self-contained HTML page.
+
+    No script, stylesheet or picture is fetched: styles are inline and the
+    pictures are embedded as base64 PNG, so the file reads without a server.
+
+    Parameters
+    ----------
+    report : dict
+        From :func:`skinfluence._audit.run_audit`, completed by ``audit_main``.
+    figures : dict of str -> bytes
+        From :func:`make_figures`.
+    flipped : set, default=None
+        The demo's flipped ids (highlighted rows).
+
+    Returns
+    -------
+    page : str
+    """
     from ._audit import (
         HARMFUL_TITLE,
         SUSPICIOUS_TITLE,
