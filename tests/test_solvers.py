@@ -319,3 +319,18 @@ def test_verbose_reports_progress(cancer, capsys):
     expl.influence(Xt, yt)
     err = capsys.readouterr().err
     assert "influence on test points" in err
+
+
+def test_lissa_repeats_in_parallel_equal_the_serial_runs():
+    from skinfluence._solvers._kernels import lissa_recursion, lissa_repeats
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(40, 3))
+    W = rng.uniform(0.1, 0.3, size=(40, 1, 1))
+    penalty = np.ones((1, 4))
+    B = rng.normal(size=(1, 4, 2))
+    batches = rng.integers(0, 40, size=(3, 50, 5)).astype(np.int64)
+    together = lissa_repeats(X, True, W, penalty, B, 30.0, 0.0, batches, 40.0)
+    for rep in range(3):
+        one = lissa_recursion(X, True, W, penalty, B, 30.0, 0.0, batches[rep], 40.0)
+        np.testing.assert_allclose(together[rep], one, rtol=1e-13)

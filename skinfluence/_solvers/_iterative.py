@@ -13,7 +13,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 
 from .._design import row_chunks
-from ._kernels import lissa_recursion
+from ._kernels import lissa_repeats
 
 
 class LissaDivergenceError(ArithmeticError):
@@ -137,7 +137,8 @@ def lissa(op, B, *, recursion_depth=5000, repeats=10, batch_size=50, scale=None,
           random_state=None):
     """``H⁻¹ B`` by LiSSA (Agarwal et al. 2017; Koh & Liang 2017, §3), averaged over ``repeats``.
 
-    Each repeat runs ``v_t = b + (I − H_{B_t} / scale) v_{t−1}`` for
+    The repeats run in parallel threads (Numba ``prange``). Each repeat runs
+    ``v_t = b + (I − H_{B_t} / scale) v_{t−1}`` for
     ``recursion_depth`` steps on fresh mini-batches ``B_t`` of ``batch_size``
     rows and returns ``v_t / scale``; the damping is that of the operator.
     The error after ``t`` steps decays like ``(1 − λ_min/scale)^t``, so
@@ -183,17 +184,15 @@ def lissa(op, B, *, recursion_depth=5000, repeats=10, batch_size=50, scale=None,
     else:
         scales = [float(scale)]
     for current in scales:
-        total = np.zeros_like(B)
-        for _ in range(repeats):
-            batches = rng.randint(0, n, size=(recursion_depth, batch_size)).astype(np.int64)
-            v = lissa_recursion(
-                X, op.design.fit_intercept, op.W, op.penalty, B,
-                float(current), op.damping, batches, float(n),
-            )
-            if not np.all(np.isfinite(v)):
-                break
-            total += v
-        else:
+        # the repeats run in parallel threads; drawn at once, the batches are
+        # the same stream as drawn repeat by repeat
+        batches = rng.randint(0, n, size=(repeats, recursion_depth, batch_size)).astype(np.int64)
+        runs = lissa_repeats(
+            X, op.design.fit_intercept, op.W, op.penalty, B,
+            float(current), op.damping, batches, float(n),
+        )
+        if np.all(np.isfinite(runs)):
+            total = runs.sum(axis=0)
             break
     else:
         raise LissaDivergenceError(

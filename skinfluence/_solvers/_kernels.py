@@ -132,3 +132,19 @@ def lissa_recursion(X, intercept, W, penalty, B, scale, damping, batches, n_tota
             v[:] = np.nan
             return v
     return v / scale
+
+
+@numba.njit(cache=True, parallel=True)
+def lissa_repeats(X, intercept, W, penalty, B, scale, damping, batches, n_total):
+    """``repeats`` independent LiSSA runs in parallel threads (``numba.prange``).
+
+    ``batches`` has shape (repeats, depth, batch_size); returns the runs'
+    results stacked, shape (repeats, K, p̃, r). Each run is
+    :func:`lissa_recursion` on its own batches, so the result equals running
+    them one after another.
+    """
+    repeats = batches.shape[0]
+    out = np.empty((repeats,) + B.shape)
+    for rep in numba.prange(repeats):
+        out[rep] = lissa_recursion(X, intercept, W, penalty, B, scale, damping, batches[rep], n_total)
+    return out
