@@ -9,6 +9,7 @@ from ._loo import loo_refit
 from ._solvers import SingularHessianError
 from .diagnostics import influence_frame, summary_frame, top_influences, verify
 from .explainer import InfluenceExplainer
+from .label_issues import find_label_issues
 from .plotting import (
     InfluenceDisplay,
     InfluencePlotDisplay,
@@ -37,6 +38,7 @@ __all__ = [
     "LabelIssueCurveDisplay",
     "SelfInfluenceDisplay",
     "SingularHessianError",
+    "find_label_issues",
     "influence_frame",
     "influence_scores",
     "loo_refit",

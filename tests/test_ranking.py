@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 from sklearn.datasets import load_breast_cancer
-from sklearn.linear_model import LogisticRegression, Ridge
+from sklearn.linear_model import LinearRegression, LogisticRegression, Ridge
 from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import LinearSVC
@@ -33,7 +33,9 @@ def test_training_loss_is_the_estimators_loss(cancer):
 def test_orders(cancer):
     X, y, _, _ = cancer
     expl = InfluenceExplainer().fit(_model().fit(X, y), X, y)
-    order = rank_suspicious(expl)
+    order = rank_suspicious(expl)  # the default: the leave-one-out loss
+    assert np.all(np.diff(expl.loo_loss()[order]) <= 0)
+    order = rank_suspicious(expl, by="self_influence")
     assert np.all(np.diff(expl.self_influence()[order]) <= 0)
     order = rank_suspicious(expl, by="loss")
     assert np.all(np.diff(expl.training_loss()[order]) <= 0)
@@ -46,6 +48,69 @@ def test_orders(cancer):
         rank_suspicious(_model())
     with pytest.raises(Exception, match="not fitted"):
         rank_suspicious(InfluenceExplainer(), by="random")
+    with pytest.raises(ValueError, match="undefined must be"):
+        rank_suspicious(expl, undefined="skip")
+
+
+def test_loo_confidence_is_one_minus_loo_probability_of_the_label(cancer):
+    X, y, _, _ = cancer
+    expl = InfluenceExplainer(method="newton").fit(_model().fit(X, y), X, y)
+    proba = expl.loo_predictions("predict_proba")[np.arange(len(y)), y]
+    order = rank_suspicious(expl, by="loo_confidence")
+    assert np.all(np.diff(1 - proba[order]) <= 1e-15)
+    # binary log-loss: the same order as the leave-one-out loss
+    np.testing.assert_array_equal(order, rank_suspicious(expl, by="loo_loss"))
+    # string labels
+    names = np.array(["no", "yes"])[y]
+    expl_s = InfluenceExplainer(method="newton").fit(_model().fit(X, names), X, names)
+    np.testing.assert_array_equal(rank_suspicious(expl_s, by="loo_confidence"), order)
+
+
+def test_loo_confidence_margin_analogue_and_regressors(cancer):
+    X, y, _, _ = cancer
+    svc = LinearSVC(loss="squared_hinge", tol=1e-10, max_iter=100_000).fit(X, y)
+    expl = InfluenceExplainer(method="newton").fit(svc, X, y)
+    z = expl.loo_predictions("decision_function")
+    order = rank_suspicious(expl, by="loo_confidence")
+    assert np.all(np.diff(-(2 * y - 1)[order] * z[order]) <= 1e-12)
+    reg = InfluenceExplainer().fit(Ridge().fit(X, X[:, 0]), X, X[:, 0])
+    with pytest.raises(ValueError, match="needs a classifier"):
+        rank_suspicious(reg, by="loo_confidence")
+    rank_suspicious(reg)  # loo_loss: the squared leave-one-out residual
+
+
+def test_undefined_rows_rank_last_first_or_not_at_all():
+    """A row alone determining a parameter (leverage 1) has no leave-one-out model."""
+    rng = np.random.default_rng(0)
+    X = np.column_stack([rng.normal(size=(30, 2)), np.eye(30)[0]])  # row 0 alone sets coef 2
+    y = X[:, 0] + rng.normal(size=30)
+    y[0] += 50  # the largest residual, were it defined
+    with pytest.warns(UserWarning, match="leverage 1"):
+        expl = InfluenceExplainer(method="newton").fit(LinearRegression().fit(X, y), X, y)
+        _ = expl.undefined_rows_
+    np.testing.assert_array_equal(expl.undefined_rows_, [0])
+    for by in ("loo_loss", "self_influence", "loss", "random"):
+        order = rank_suspicious(expl, by=by, random_state=0)
+        assert order[-1] == 0 and np.array_equal(np.sort(order), np.arange(30))
+        assert rank_suspicious(expl, by=by, undefined="first", random_state=0)[0] == 0
+        dropped = rank_suspicious(expl, by=by, undefined="drop", random_state=0)
+        assert dropped.size == 29 and 0 not in dropped
+
+
+def test_loo_rankings_beat_random_on_planted_flips():
+    X_all, y_all = load_breast_cancer(return_X_y=True)
+    X = StandardScaler().fit_transform(X_all)[:300]
+    y = y_all[:300]
+    rng = np.random.default_rng(1)
+    flipped = rng.choice(300, 30, replace=False)
+    y_noisy = y.copy()
+    y_noisy[flipped] = 1 - y_noisy[flipped]
+    clf = _model().fit(X, y_noisy)
+    for method in ("first_order", "newton"):
+        expl = InfluenceExplainer(method=method).fit(clf, X, y_noisy)
+        for by in ("loo_loss", "loo_confidence", "self_influence"):
+            top = rank_suspicious(expl, by=by)[:30]
+            assert np.isin(top, flipped).mean() >= 0.6, (method, by)  # random: 0.1
 
 
 def test_fixing_mislabelled_rows_koh_liang_fig6():
