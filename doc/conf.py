@@ -93,6 +93,39 @@ def setup(app):
     app.connect("autodoc-process-docstring", _quote_attribute_names_in_types, priority=400)
 
 
+
+
+def _write_unlisted_api():
+    """Public names missing from api.rst go to an "Other" section (never left out).
+
+    autosummary does not read included files, so the stub page of each such name is
+    written here too.
+    """
+    api = (HERE / "api.rst").read_text(encoding="utf-8")
+    listed = set(re.findall(r"^   ([A-Za-z_]\w*)$", api, flags=re.M))
+    missing = sorted(n for n in skinfluence.__all__ if not n.startswith("__") and n not in listed)
+    out = HERE / "generated"
+    out.mkdir(exist_ok=True)
+    text = ""
+    if missing:
+        text = "Other\n-----\n\n.. autosummary::\n\n" + "".join(f"   {n}\n" for n in missing)
+        text += "\n.. toctree::\n   :hidden:\n\n" + "".join(
+            f"   generated/skinfluence.{n}\n" for n in missing
+        )
+    for name in missing:
+        obj = getattr(skinfluence, name)
+        kind = "autoclass" if isinstance(obj, type) else "autofunction"
+        options = "   :members:\n" if kind == "autoclass" else ""
+        title = f"skinfluence.{name}"
+        stub = f"{title}\n{'=' * len(title)}\n\n.. currentmodule:: skinfluence\n\n.. {kind}:: {name}\n{options}"
+        (out / f"skinfluence.{name}.rst").write_text(stub, encoding="utf-8")
+    inc = out / "unlisted.rst.inc"
+    if not inc.is_file() or inc.read_text(encoding="utf-8") != text:
+        inc.write_text(text, encoding="utf-8")
+
+
+_write_unlisted_api()
+
 # MathJax is loaded from a CDN by the *reader's browser*; the build itself
 # downloads nothing. Point it at a local copy here to read the site offline.
 mathjax_path = os.environ.get(

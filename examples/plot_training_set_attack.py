@@ -78,7 +78,7 @@ for k, runs in results.items():
 # two training images anywhere in the pixel box flips **no** prediction, and
 # five images flip about a third, each image changed by about 0.3 per pixel
 # on average (a quarter of the grey range, a visibly different digit). Within
-# one grey level (|δ| ≤ 1/16, the analogue of the paper's "same 8-bit
+# one grey level (``|δ| ≤ 1/16``, the analogue of the paper's "same 8-bit
 # representation"), nothing flips. The reasons are the ones Koh & Liang give
 # for their own attack: it pushes the model along a direction of low variance
 # in its features, and a linear model on 64 pixels, regularised, with 252
