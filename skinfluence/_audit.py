@@ -862,6 +862,13 @@ def run_audit(data, options, *, test=None, progress=None):
                        else f"--contamination {options.contamination:g} (the highest "
                             f"{options.contamination:.1%} of the self-influence scores)"),
         "prune_auto": options.contamination is None,
+        # False when a rule beyond the threshold (InfluencePruner's per-class cap, its
+        # one-row-per-class rule) kept rows that score above it
+        "prune_by_threshold_only": bool(
+            not dropped.any() or not np.any(
+                ~dropped & (pruner.scores_ >= pruner.threshold_)
+                & np.isfinite(pruner.scores_))),
+        "top": options.top,
         "prune_threshold": (None if math.isinf(pruner.threshold_)
                             else float(pruner.threshold_)),
         "held_out_ids": [_plain(v) for v in ids_te],
@@ -959,6 +966,9 @@ def prune_lines(report, flipped=None):
         line = (f"InfluencePruner would drop {n} of the {report['n_train']} training rows by "
                 f"{report['prune_rule']}: self-influence {relation} "
                 f"{report['prune_threshold']:.4g}")
+        if not report["prune_by_threshold_only"]:
+            line += (" (some rows above it are kept by the pruner's per-class rules: see its "
+                     "warning)")
         if report["test_score_after_pruning"] is not None:
             line += (f"; refitted without them, held-out {report['score_name']} "
                      f"{report['test_score']:.3f} -> {report['test_score_after_pruning']:.3f}")
@@ -1024,7 +1034,11 @@ def format_report(report, flipped=None):
         out.append("  none: removing any single row would raise the held-out loss.")
     out += [""] + prune_lines(report, flipped)
     if report["pruned"]:
-        out.append(_table(*tables["pruned"]))
+        headers, rows = tables["pruned"]
+        out.append(_table(headers, rows[:report["top"]]))
+        if len(rows) > report["top"]:
+            out.append(f"  ... and {len(rows) - report['top']} more (--top {report['top']}; "
+                       "every row is in scores.csv with its status).")
     out += [""] + agreement_lines(report)
     return "\n".join(out)
 

@@ -15,6 +15,8 @@ import numpy as np
 
 #: How many flagged rows get their id written next to them in a picture.
 N_LABELLED = 8
+#: Rows of the pruned table shown in the HTML page.
+MAX_HTML_ROWS = 200
 
 
 def _pyplot():
@@ -369,7 +371,11 @@ def render_html(report, figures, flipped=None):
     parts.append('<h2 id="pruned">Rows the pruner would drop</h2>')
     parts += [f"<p>{_text(line)}</p>" for line in prune_lines(report, flipped)]
     if report["pruned"]:
-        parts.append(_html_table(*tables["pruned"], "pruned"))
+        headers, rows = tables["pruned"]
+        parts.append(_html_table(headers, rows[:MAX_HTML_ROWS], "pruned"))
+        if len(rows) > MAX_HTML_ROWS:
+            parts.append(f"<p>… and {len(rows) - MAX_HTML_ROWS} more: every row is in "
+                         "scores.csv with its status.</p>")
 
     captions = {
         "self_influence": "Self-influence of every training row (axis linear near 0, logarithmic "

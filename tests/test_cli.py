@@ -312,6 +312,15 @@ def test_imbalanced_target_and_rare_label(tmp_path, capsys):
         assert 19 not in report["held_out_ids"]  # line of the single 'fraud' row
         assert any("single row" in n and "'fraud'" in n for n in report["notes"])
         assert report["n_test"] == report["n_test_scored"]
+    # Dropping a fifth of the rows would take most of the minority class: the pruner's
+    # class cap binds, its warning is relayed, and the threshold is not said to be the rule.
+    code = main(["audit", path, "--target", "label", "--no-out", "--check", "0",
+                 "--contamination", "0.2", "--top", "3"])
+    out, err = capsys.readouterr()
+    assert code == 0
+    assert "skinfluence audit: warning: InfluencePruner: max_class_fraction" in err
+    assert "kept by the pruner's per-class rules" in out
+    assert "more (--top 3; every row is in scores.csv" in out
 
 
 def test_separate_test_file_with_an_unseen_label(tmp_path, capsys):
