@@ -530,3 +530,34 @@ def test_empty_header_cell_is_named(tmp_path, capsys):
     report, err = audit_json(capsys, path, "--target", "y", "--no-out", "--check", "0")
     assert any("'unnamed_1'" in n for n in report["notes"])
     assert "--index-col unnamed_1" in err
+
+
+def test_ids_are_true_line_numbers_with_blank_lines_and_semicolons(tmp_path, capsys):
+    rng = np.random.default_rng(11)
+    lines = ["a;b;y"]
+    for i in range(40):
+        lines.append(f"{rng.normal():.3f};{rng.normal():.3f};{i % 2}")
+        if i == 2:
+            lines.append("")  # a blank line: the rows after it keep their real line numbers
+    path = tmp_path / "semi.csv"
+    path.write_text("\n".join(lines) + "\n")
+    out = tmp_path / "out"
+    report, _ = audit_json(capsys, str(path), "--target", "y", "--out", str(out),
+                           "--no-plot", "--check", "0")
+    ids = sorted(int(r["id"]) for r in read_scores(out / "scores.csv"))
+    assert ids == [2, 3, 4] + list(range(6, 43))
+    assert report["features"] == ["a", "b"]
+
+
+def test_an_unexpected_error_is_one_line_too(tmp_path, capsys, monkeypatch):
+    import skinfluence._audit as audit
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("something\nunforeseen")
+
+    monkeypatch.setattr(audit, "run_audit", broken)
+    line = audit_fails(capsys)
+    assert "RuntimeError: something unforeseen" in line and "SKINFLUENCE_DEBUG" in line
+    monkeypatch.setenv("SKINFLUENCE_DEBUG", "1")
+    with pytest.raises(RuntimeError):
+        main(["audit", "--no-out"])
