@@ -344,6 +344,7 @@ class InfluenceExplainer(BaseEstimator):
                     self._prepare(rule, design, Y, s)
                     if self.stationarity_ > STATIONARITY_TOL:
                         self._refine_outcome = "failed"
+        self._finish()
         if self.n_refine_iter_:
             rule.write_to(final)
         self.estimator_ = estimator
@@ -382,11 +383,20 @@ class InfluenceExplainer(BaseEstimator):
         self._grad = weight * rule.loss_gradient(Y, Z)  # gᵢ = (c sᵢ ⊙ rᵢ) ⊗ x̃ᵢ
         self._curvature = weight[:, :, None] * rule.curvature_matrix(Y, Z)
         self._M = self._newton_w = self._undefined = None
-        if self.solver_ in ("cholesky", "dual"):
-            # M_i[k, l] = x̃ᵢᵀ (H⁻¹)_kl x̃ᵢ for every row costs what the Hessian
-            # cost; matrix-free solvers compute it only when asked (see _leverage).
-            self._M = inverse.leverage_blocks(design)
+        # stationarity on a sample of rows here (it decides whether to polish);
+        # on every row once the leverages are known (_finish)
         self.stationarity_ = np.nan if rule.smooth_surrogate else self._stationarity(design, Y, s)
+
+    def _finish(self):
+        """Leverages of every row for the factorising solvers, and the final stationarity.
+
+        ``M_i[k, l] = x̃ᵢᵀ (H⁻¹)_kl x̃ᵢ`` for every row costs what the Hessian
+        cost; matrix-free solvers compute it only when asked (see ``_leverage``).
+        """
+        if self.solver_ in ("cholesky", "dual"):
+            self._M = self._inverse.leverage_blocks(self._design)
+            if not self._rule.smooth_surrogate:
+                self.stationarity_ = self._stationarity(self._design, self._Y, self._s)
 
     def _warn_if_not_stationary(self):
         if not self.stationarity_ > STATIONARITY_TOL:
@@ -439,7 +449,8 @@ class InfluenceExplainer(BaseEstimator):
             g = self._grad[rows]
             q = np.einsum("ik,ikl,il->i", g, self._M[rows], g)
         else:
-            # matrix-free: gᵢᵀ H⁻¹ gᵢ by one solve per row, on evenly spaced rows
+            # no leverages yet (matrix-free, or before _finish): gᵢᵀ H⁻¹ gᵢ by one
+            # solve per row, on evenly spaced rows
             if rows.size > STATIONARITY_SAMPLE:
                 rows = rows[np.linspace(0, rows.size - 1, STATIONARITY_SAMPLE).astype(int)]
             Xr = design.dense_rows(rows)
