@@ -52,6 +52,8 @@ MAX_CLASSES_INFERRED = 10
 IMPUTE_CHOICES = ("none", "median", "most_frequent")
 #: Above this many encoded columns LogisticRegression is fitted with lbfgs.
 WIDE = 500
+#: Held-out rows per call of ``influence`` (bounds the n_test x n_train block).
+TEST_BLOCK = 2000
 #: Rows checked against refits by default (by self-influence and by held-out harm).
 DEFAULT_CHECK = 10
 
@@ -733,12 +735,17 @@ def run_audit(data, options, *, test=None, progress=None):
             loss = expl.training_loss()
             leverage = expl.leverage()
             if leverage.ndim == 2:
+                notes.append(f"the model has {leverage.shape[1]} one-vs-rest outputs; the "
+                             "leverage shown is each row's largest over them.")
                 leverage = leverage.max(axis=1)
             cooks, student, residual_name, note = classical_diagnostics(expl)
             if note:
                 notes.append(note)
         with progress.stage(f"influence of every training row on {len(y_sc)} held-out rows"):
-            change = expl.influence(X_sc, y_sc).sum(axis=0)  # Σ_test (ℓ(θ̂₋ᵢ) − ℓ(θ̂))
+            change = np.zeros(len(y_tr))  # Σ_test (ℓ(θ̂₋ᵢ) − ℓ(θ̂)), by blocks of test rows
+            for start in range(0, len(y_sc), TEST_BLOCK):
+                block = slice(start, start + TEST_BLOCK)
+                change += expl.influence(X_sc[block], y_sc[block]).sum(axis=0)
         with progress.stage("pruning (InfluencePruner)"):
             pruner = InfluencePruner(clone(pipe), method=method, damping=options.damping,
                                      contamination=options.contamination)
@@ -790,6 +797,9 @@ def run_audit(data, options, *, test=None, progress=None):
                 truth = loo_refit(pipe, X_tr, y_tr, X_sc, y_sc, indices=rows,
                                   verbose=10 if progress.enabled else 0)
             true_change = truth.influence.sum(axis=0)
+            if options.damping > 0:
+                notes.append(f"the refits are of the model itself; --damping "
+                             f"{options.damping:g} shifts the estimates away from them.")
             r_self, s_self = _pearson_slope(self_influence[rows], truth.self_influence)
             r_held, s_held = _pearson_slope(change[rows], true_change)
             agreement = {
