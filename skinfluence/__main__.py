@@ -73,6 +73,10 @@ def build_parser():
                       help="inverse regularisation of logistic and linear-svc (default: 1)")
     what.add_argument("--alpha", type=float,
                       help="regularisation of ridge (default: 1)")
+    what.add_argument("--class-weight", choices=("none", "balanced"), default="none",
+                      help="classification: 'balanced' weights each class inversely to its "
+                           "frequency, so that a rare class is not scored as suspicious as a "
+                           "whole (default: %(default)s)")
     what.add_argument("--damping", type=float, default=0.0,
                       help="added to the Hessian's diagonal; needed for --model linear with "
                            "collinear columns (default: %(default)s)")

@@ -455,7 +455,8 @@ def model_choices(task):
     return CLASSIFIERS if task == "classification" else REGRESSORS
 
 
-def build_model(task, model, numeric, categorical, *, impute="none", C=None, alpha=None):
+def build_model(task, model, numeric, categorical, *, impute="none", C=None, alpha=None,
+                class_weight=None):
     """The unfitted pipeline: imputation, encoding and the linear model.
 
     Numeric columns are (imputed and) standardised, text columns (imputed
@@ -472,6 +473,8 @@ def build_model(task, model, numeric, categorical, *, impute="none", C=None, alp
     impute : {"none", "median", "most_frequent"}, default="none"
     C, alpha : float, default=None
         Regularisation; each only for the models that take it.
+    class_weight : {"balanced"} or None, default=None
+        Classification only: weight each class inversely to its frequency.
 
     Returns
     -------
@@ -496,6 +499,10 @@ def build_model(task, model, numeric, categorical, *, impute="none", C=None, alp
         if not (math.isfinite(value) and value > 0):
             raise AuditError(f"--{option} must be a positive number, got {value}.")
     estimator = factory(1.0 if C is None else C, 1.0 if alpha is None else alpha)
+    if class_weight is not None:
+        if task != "classification":
+            raise AuditError("--class-weight applies to classification only.")
+        estimator.set_params(class_weight=class_weight)
     if impute == "none":
         num = StandardScaler()
         cat = OneHotEncoder(drop="first", handle_unknown="ignore")
@@ -563,6 +570,7 @@ class AuditOptions:
     top: int = 20
     check: int = None
     contamination: float = None
+    class_weight: str = None
 
 
 def split_rows(y, task, test_size, seed):
@@ -697,7 +705,8 @@ def run_audit(data, options, *, test=None, progress=None):
     task = data.task
     notes = list(data.notes)
     model_name, pipe = build_model(task, options.model, data.numeric, data.categorical,
-                                   impute=options.impute, C=options.C, alpha=options.alpha)
+                                   impute=options.impute, C=options.C, alpha=options.alpha,
+                                   class_weight=options.class_weight)
     if test is None:
         tr, te, split_notes = split_rows(data.y, task, options.test_size, options.seed)
         notes += split_notes
@@ -1175,7 +1184,8 @@ def audit_main(args, stdout, stderr=None):
             table = read_table(args.file, index_col=args.index_col, drop=drop)
     options = AuditOptions(model=args.model, C=args.C, alpha=args.alpha, damping=args.damping,
                            impute=args.impute, test_size=args.test_size, seed=args.seed,
-                           top=args.top, check=args.check, contamination=args.contamination)
+                           top=args.top, check=args.check, contamination=args.contamination,
+                           class_weight=None if args.class_weight == "none" else args.class_weight)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         data = prepare(table, target, args.task, args.impute)
@@ -1201,6 +1211,10 @@ def audit_main(args, stdout, stderr=None):
         text = _one_line(w.message)
         if "leverage 1 to rounding" in text and undefined_said(report):
             continue  # said in a note, with the user's ids
+        if 'class_weight="balanced"' in text:
+            text = text.replace('class_weight="balanced" in the estimator',
+                                "--class-weight balanced").replace(
+                " (or max_class_fraction=1.0 to lift the cap)", "")
         if "Found unknown categories" in text:
             text = ("some held-out rows have categories never seen in training; they are "
                     "encoded as the baseline category.")

@@ -60,7 +60,7 @@ def test_help_and_version(capsys):
         captured = capsys.readouterr()
         assert text in getattr(captured, stream)
         if argv == ["audit", "--help"]:
-            for option in ("--impute", "--index-col", "--drop", "--test", "--seed", "--C",
+            for option in ("--impute", "--index-col", "--drop", "--test", "--seed", "--C", "--class-weight",
                            "--alpha", "--damping", "--html", "--out", "--quiet", "--progress",
                            "--task", "--contamination", "--check"):
                 assert option in captured.out
@@ -321,6 +321,11 @@ def test_imbalanced_target_and_rare_label(tmp_path, capsys):
     assert "skinfluence audit: warning: InfluencePruner: max_class_fraction" in err
     assert "kept by the pruner's per-class rules" in out
     assert "more (--top 3; every row is in scores.csv" in out
+    assert "consider --class-weight balanced." in err  # the CLI's way, not the Python one
+    report, err = audit_json(capsys, path, "--target", "label", "--no-out", "--check", "3",
+                             "--class-weight", "balanced")
+    assert "class_weight='balanced'" in report["estimator"]
+    assert report["agreement"]["self_influence"]["pearson_r"] > 0.99
 
 
 def test_separate_test_file_with_an_unseen_label(tmp_path, capsys):
