@@ -101,6 +101,10 @@ def build_parser():
                       help="random seed of the split (default: %(default)s)")
     out = audit.add_argument_group("what to report")
     out.add_argument("--top", type=int, default=20, help="rows per table (default: %(default)s)")
+    out.add_argument("--scoring", metavar="NAME",
+                     help="held-out metric whose change is reported for every training row: "
+                          "a scikit-learn scorer name (default: accuracy for classification, "
+                          "r2 for regression)")
     out.add_argument("--contamination", type=float, metavar="FRAC",
                      help="drop this fraction of the training rows (highest self-influence "
                           "first) instead of the automatic threshold")

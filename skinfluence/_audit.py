@@ -571,6 +571,7 @@ class AuditOptions:
     check: int = None
     contamination: float = None
     class_weight: str = None
+    scoring: str = None
 
 
 def split_rows(y, task, test_size, seed):
@@ -755,6 +756,12 @@ def run_audit(data, options, *, test=None, progress=None):
             for start in range(0, len(y_sc), TEST_BLOCK):
                 block = slice(start, start + TEST_BLOCK)
                 change += expl.influence(X_sc[block], y_sc[block]).sum(axis=0)
+        scoring = options.scoring or ("accuracy" if task == "classification" else "r2")
+        with progress.stage(f"held-out {scoring} without each training row"):
+            try:
+                metric_change = expl.metric_influence(X_sc, y_sc, scoring=scoring)
+            except ValueError as exc:
+                raise AuditError(f"--scoring {scoring}: {_one_line(exc)}") from None
         with progress.stage("pruning (InfluencePruner)"):
             pruner = InfluencePruner(clone(pipe), method=method, damping=options.damping,
                                      contamination=options.contamination)
@@ -836,6 +843,10 @@ def run_audit(data, options, *, test=None, progress=None):
     harm_order = np.argsort(np.where(np.isfinite(change), change, np.inf), kind="stable")
     harm_order = harm_order[np.isfinite(change[harm_order]) & (change[harm_order] < 0)]
     harm_order = harm_order[:options.top]
+    finite_metric = np.isfinite(metric_change)
+    metric_order = np.argsort(np.where(finite_metric, -metric_change, np.inf), kind="stable")
+    metric_order = metric_order[finite_metric[metric_order] & (metric_change[metric_order] > 0)]
+    metric_order = metric_order[:options.top]
     undefined = np.flatnonzero(~finite_self)
     if undefined.size:
         notes.append(f"{undefined.size} row(s) have no self-influence (removing one leaves a "
@@ -871,6 +882,9 @@ def run_audit(data, options, *, test=None, progress=None):
                               leverage=float(leverage[i])) for i in order],
         "harmful": [record(i, heldout_loss_change_if_removed=float(change[i]),
                            self_influence=float(self_influence[i])) for i in harm_order],
+        "scoring": scoring,
+        "metric_harmful": [record(i, heldout_metric_change_if_removed=float(metric_change[i]))
+                           for i in metric_order],
         "pruned": [record(i, self_influence=float(self_influence[i]),
                           pruning_score=float(pruner.scores_[i]))
                    for i in np.flatnonzero(dropped)[np.argsort(-pruner.scores_[dropped],
@@ -898,7 +912,7 @@ def run_audit(data, options, *, test=None, progress=None):
             "ids": ids_tr, "label": y_tr, "predicted": predicted, "loss": loss,
             "self_influence": self_influence, "leverage": leverage, "cooks": cooks,
             "student": student, "residual_name": residual_name,
-            "change": change, "dropped": dropped, "pruning_score": pruner.scores_,
+            "change": change, "metric_change": metric_change, "dropped": dropped, "pruning_score": pruner.scores_,
             "threshold": pruner.threshold_, "ids_test": ids_te, "label_test": y_te,
         },
     }
@@ -934,6 +948,9 @@ SUSPICIOUS_TITLE = ("Most suspicious training rows, by self-influence = (the row
 HARMFUL_TITLE = ("Training rows whose removal most lowers the held-out loss: change = (summed "
                  "held-out loss without the row) - (with it); negative = the row harms the "
                  "held-out rows")
+METRIC_TITLE = ("Training rows whose removal most raises the held-out {scoring} (--scoring): "
+                "change = ({scoring} without the row) - (with it), evaluated exactly at the "
+                "shifted predictions; positive = the row costs {scoring}")
 SUSPICIOUS_HEADERS = ["id", "self-influence", "loss", "loss if left out", "leverage", "label",
                       "predicted"]
 HARMFUL_HEADERS = ["id", "held-out loss change", "self-influence", "label", "predicted"]
@@ -1051,6 +1068,16 @@ def format_report(report, flipped=None):
         out.append(_table(*tables["harmful"]))
     else:
         out.append("  none: removing any single row would raise the held-out loss.")
+    out += ["", METRIC_TITLE.format(scoring=report["scoring"]) + ":"]
+    if report["metric_harmful"]:
+        out.append(_table(
+            ["id", f"held-out {report['scoring']} change", "label", "predicted"],
+            [[m["id"], m["heldout_metric_change_if_removed"], m["label"], m["predicted"]]
+             for m in report["metric_harmful"]],
+        ))
+    else:
+        out.append(f"  none: removing any single row would not raise the held-out "
+                   f"{report['scoring']}.")
     out += [""] + prune_lines(report, flipped)
     if report["pruned"]:
         headers, rows = tables["pruned"]
@@ -1064,7 +1091,7 @@ def format_report(report, flipped=None):
 
 SCORE_COLUMNS = ["id", "part", "label", "predicted", "loss", "self_influence", "loo_loss",
                  "leverage", "cooks_distance", "heldout_loss_change_if_removed",
-                 "pruning_score", "status"]
+                 "heldout_metric_change_if_removed", "pruning_score", "status"]
 
 
 def write_scores_csv(report, path):
@@ -1093,10 +1120,11 @@ def write_scores_csv(report, path):
                 *(_csv_num(a[k][i]) for k in ("loss",)),
                 _csv_num(a["self_influence"][i]), _csv_num(a["loss"][i] + a["self_influence"][i]),
                 _csv_num(a["leverage"][i]), _csv_num(a["cooks"][i]), _csv_num(a["change"][i]),
+                _csv_num(a["metric_change"][i]),
                 _csv_num(a["pruning_score"][i]), "dropped" if a["dropped"][i] else "kept",
             ])
         for v, lab in zip(a["ids_test"], a["label_test"], strict=True):
-            w.writerow([_plain(v), "held out", _label(lab), "", "", "", "", "", "", "", "",
+            w.writerow([_plain(v), "held out", _label(lab), "", "", "", "", "", "", "", "", "",
                         "held out"])
     return path
 
@@ -1185,7 +1213,8 @@ def audit_main(args, stdout, stderr=None):
     options = AuditOptions(model=args.model, C=args.C, alpha=args.alpha, damping=args.damping,
                            impute=args.impute, test_size=args.test_size, seed=args.seed,
                            top=args.top, check=args.check, contamination=args.contamination,
-                           class_weight=None if args.class_weight == "none" else args.class_weight)
+                           class_weight=None if args.class_weight == "none" else args.class_weight,
+                           scoring=args.scoring)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         data = prepare(table, target, args.task, args.impute)

@@ -566,3 +566,19 @@ def test_an_unexpected_error_is_one_line_too(tmp_path, capsys, monkeypatch):
     monkeypatch.setenv("SKINFLUENCE_DEBUG", "1")
     with pytest.raises(RuntimeError):
         main(["audit", "--no-out"])
+
+
+def test_scoring_reports_the_held_out_metric_change(tmp_path, capsys):
+    """--scoring neg_log_loss is minus the mean of the held-out loss change (both exact
+    at the shifted predictions), and r2 of a linear model equals refits."""
+    report, _ = audit_json(capsys, "--no-out", "--top", "5", "--scoring", "neg_log_loss",
+                           "--check", "0")
+    assert report["scoring"] == "neg_log_loss"
+    harm = {h["id"]: h["heldout_loss_change_if_removed"] for h in report["harmful"]}
+    for m in report["metric_harmful"]:
+        if m["id"] in harm:
+            assert m["heldout_metric_change_if_removed"] == pytest.approx(
+                -harm[m["id"]] / report["n_test_scored"], rel=1e-8)
+    assert report["metric_harmful"] and report["metric_harmful"][0]["id"] == report["harmful"][0]["id"]
+    err = audit_fails(capsys, "--scoring", "no_such_metric")
+    assert "--scoring no_such_metric" in err
