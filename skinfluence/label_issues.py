@@ -158,7 +158,7 @@ def find_label_issues(
     >>> flipped = np.random.default_rng(0).choice(len(y), 57, replace=False)
     >>> y_noisy = y.copy()
     >>> y_noisy[flipped] = 1 - y_noisy[flipped]
-    >>> clf = make_pipeline(StandardScaler(), LogisticRegression(tol=1e-8))
+    >>> clf = make_pipeline(StandardScaler(), LogisticRegression(solver="newton-cholesky"))
     >>> issues = find_label_issues(clf, X, y_noisy)   # fits a clone once
     >>> issues.shape, issues.dtype
     ((569,), dtype('bool'))
