@@ -95,6 +95,37 @@ def _refit_without(base, X, y, sample_weight, i, scale=None):
     return _polish(est, X[keep], y[keep], None if scale is None else scale[keep]).coef
 
 
+def _removals_that_drop_a_class(rule, y, sample_weight, left_out):
+    """Indices ``k`` of the removals that leave no row (of positive weight) of some class.
+
+    A classifier refitted without them has fewer classes, so its parameters
+    are not comparable with the full model's: ``loo_refit`` reports NaN for
+    them and names them in a warning instead of failing inside scikit-learn.
+    """
+    classes = getattr(rule, "classes", None)
+    if classes is None or y.ndim != 1:
+        return set()
+    present = sample_weight > 0
+    counts = {c: int(np.sum((y == c) & present)) for c in classes}
+    out = set()
+    for k, rows in enumerate(left_out):
+        rows = np.atleast_1d(rows)
+        removed = y[rows][present[rows]]
+        labels, n_removed = np.unique(removed, return_counts=True)
+        if any(n >= counts[c] for c, n in zip(labels.tolist(), n_removed.tolist(), strict=True)):
+            out.add(k)
+    if out:
+        warnings.warn(
+            f"{len(out)} removal(s) leave no training row of some class (e.g. the only row "
+            f"of its label): a refit without them has one class fewer and cannot be "
+            f"compared, so their results are NaN (positions {sorted(out)[:10]} of the "
+            "requested rows or groups).",
+            UserWarning,
+            stacklevel=3,
+        )
+    return out
+
+
 def loo_refit(
     estimator,
     X,
@@ -201,6 +232,7 @@ def loo_refit(
     else:
         left_out, idx = check_groups(groups, n)
     rule.encode_targets(y)  # label checks before any refit
+    vanishing = _removals_that_drop_a_class(rule, y, sw, left_out)
     if (X_test is None) != (y_test is None):
         raise ValueError("Pass both X_test and y_test, or neither.")
 
@@ -215,9 +247,15 @@ def loo_refit(
     coefs = np.empty((len(left_out), *rule.coef.shape))  # filled as the refits arrive
     refits = Parallel(
         n_jobs=n_workers(n_jobs, len(left_out)), verbose=verbose, return_as="generator"
-    )(delayed(_refit_without)(base, X, y, sw, i, scale) for i in left_out)
-    for k, coef in enumerate(refits):
+    )(
+        delayed(_refit_without)(base, X, y, sw, i, scale)
+        for k, i in enumerate(left_out) if k not in vanishing
+    )
+    todo = (k for k in range(len(left_out)) if k not in vanishing)
+    for k, coef in zip(todo, refits, strict=True):
         coefs[k] = coef
+    for k in vanishing:  # the model without them has fewer classes: not comparable
+        coefs[k] = np.nan
 
     self_influence = np.empty(len(left_out))
     for k, rows in enumerate(left_out):

@@ -348,3 +348,14 @@ def test_sparse_input_still_equals_dense_after_equilibration(cancer):
     dense = InfluenceExplainer(method="newton").fit(clf, X, y)
     sparse = InfluenceExplainer(method="newton").fit(clf, sp.csr_matrix(X), y)
     assert rel_err(sparse.influence(sp.csr_matrix(X_test), y_test), dense.influence(X_test, y_test)) < 1e-10
+
+
+def test_loo_refit_without_the_only_row_of_a_class_is_nan_not_a_crash():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(40, 3))
+    y = np.r_[np.zeros(20), np.ones(19), 2].astype(int)  # class 2 has one row: row 39
+    clf = LogisticRegression().fit(X, y)
+    with pytest.warns(UserWarning, match="leave no training row of some class"):
+        truth = loo_refit(clf, X, y, X[:3], y[:3], indices=[0, 39])
+    assert np.all(np.isfinite(truth.params_change[0])) and np.all(np.isnan(truth.params_change[1]))
+    assert np.isnan(truth.self_influence[1]) and np.all(np.isnan(truth.influence[:, 1]))
