@@ -126,6 +126,38 @@ def _write_unlisted_api():
 
 _write_unlisted_api()
 
+
+def _write_cli_outputs():
+    """The command line's help and demo outputs, as the installed version prints them.
+
+    doc/user_guide/cli.md includes these files, so the page never describes options
+    that have changed. A failing command fails the build (-W): the page would be wrong.
+    """
+    import subprocess
+    import sys
+
+    out = HERE / "generated"
+    out.mkdir(exist_ok=True)
+    env = {**os.environ, "COLUMNS": "92", "MPLBACKEND": "Agg"}
+    commands = {
+        "cli_help.txt": ["--help"],
+        "cli_demo_help.txt": ["demo", "--help"],
+        "cli_audit_help.txt": ["audit", "--help"],
+        "cli_demo.txt": ["demo", "--no-plot"],
+        "cli_audit_demo.txt": ["audit", "--no-out", "--top", "5", "--quiet"],
+    }
+    for name, args in commands.items():
+        run = subprocess.run(
+            [sys.executable, "-m", "skinfluence", *args], capture_output=True, text=True,
+            env=env, cwd=out, timeout=600,
+        )
+        if run.returncode != 0:
+            raise RuntimeError(f"skinfluence {' '.join(args)} failed:\n{run.stderr}")
+        (out / name).write_text(run.stdout, encoding="utf-8")
+
+
+_write_cli_outputs()
+
 # MathJax is loaded from a CDN by the *reader's browser*; the build itself
 # downloads nothing. Point it at a local copy here to read the site offline.
 mathjax_path = os.environ.get(
