@@ -67,15 +67,23 @@ def active_set_checks(rule, X, y, sw=None):
 
 
 def same_signs(rule, truth):
-    """Rows whose refit keeps every coefficient's sign (and zeros)."""
+    """Rows whose refit keeps every coefficient's sign (and zeros), to 1e-8."""
+
+    def signs(v):
+        return np.sign(np.where(np.abs(v) < 1e-8, 0.0, v))
+
     p = rule.params
-    return np.all(np.sign(p + truth.params_change) == np.sign(p), axis=1)
+    return np.all(signs(p + truth.params_change) == signs(p), axis=1)
 
 
 REGRESSORS = {
     "lasso": lambda: Lasso(alpha=0.1, tol=1e-12, max_iter=100_000),
     "enet": lambda: ElasticNet(alpha=0.1, l1_ratio=0.5, tol=1e-12, max_iter=100_000),
     "lassocv": lambda: LassoCV(cv=3, tol=1e-12, max_iter=100_000),
+    # SGD stops short of the optimum: refine=True polishes it on SGD's own zeros
+    "sgd-elasticnet": lambda: SGDRegressor(
+        penalty="elasticnet", alpha=0.05, l1_ratio=0.5, max_iter=2000, tol=None, random_state=0
+    ),
 }
 
 
@@ -84,6 +92,8 @@ REGRESSORS = {
 def test_elastic_net_objective_is_sklearns(sparse_data, name, weighted):
     X, y, _, _, sw = sparse_data
     sw = sw if weighted else None
+    if name.startswith("sgd"):
+        pytest.skip("SGD stops short of the optimum (see test_sgd_l1_...)")
     est = REGRESSORS[name]().fit(X, y, sample_weight=sw)
     rule = rule_for(est)[2]
     gradient, kkt = active_set_checks(rule, X, y, sw)
@@ -95,10 +105,12 @@ def test_elastic_net_objective_is_sklearns(sparse_data, name, weighted):
 @pytest.mark.parametrize("name", list(REGRESSORS))
 def test_elastic_net_newton_is_exact_where_the_signs_stay(sparse_data, name):
     X, y, X_test, y_test, sw = sparse_data
+    if name.startswith("sgd"):
+        sw = None  # SGD averages over rows: keep the example unweighted
     est = REGRESSORS[name]().fit(X, y, sample_weight=sw)
     truth = loo_refit(est, X, y, X_test, y_test, sample_weight=sw, n_jobs=2)
-    newton = InfluenceExplainer(method="newton").fit(est, X, y, sample_weight=sw)
-    first = InfluenceExplainer(method="first_order").fit(est, X, y, sample_weight=sw)
+    newton = InfluenceExplainer(method="newton", refine=True).fit(est, X, y, sample_weight=sw)
+    first = InfluenceExplainer(method="first_order", refine=True).fit(est, X, y, sample_weight=sw)
     np.testing.assert_allclose(newton.params_, truth.params, rtol=1e-9, atol=1e-11)
     kept = same_signs(newton._rule, truth)
     assert kept.mean() > 0.8

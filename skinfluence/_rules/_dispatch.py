@@ -60,7 +60,9 @@ _RULES = {
     ElasticNet: ElasticNetRule,
     LassoCV: ElasticNetRule,
     ElasticNetCV: ElasticNetRule,
-    FixedNormalisationElasticNet: ElasticNetRule,
+    FixedNormalisationElasticNet: lambda est: ElasticNetRule(
+        est, factor=0.5 if est.half_squared_error else 1.0
+    ),
     **KERNEL_RULES,
     **GLM_RULES,
     **HUBER_RULES,

@@ -97,6 +97,10 @@ class ActiveSetMixin:
         self.l1_penalty = penalty
         self.penalty = penalty.curvature()
 
+    def with_coef(self, coef):
+        """A copy at other parameters; the zeros outside the active set stay exactly zero."""
+        return super().with_coef(np.where(self.l1_penalty.active, coef, 0.0))
+
     @property
     def active(self):
         """Boolean mask of the free coefficients, shaped like ``coef``."""
@@ -170,7 +174,8 @@ class ActiveSetMixin:
 class ElasticNetRule(ActiveSetMixin, SquaredErrorRule):
     """``Lasso``/``ElasticNet``: ``(1/(2Σs)) Σ s (y − z)² + α l1‖w‖₁ + ½α(1 − l1)‖w‖²``."""
 
-    def __init__(self, estimator):
+    def __init__(self, estimator, factor=1.0):
+        self.factor = float(factor)  # ½ for the refits standing in for SGDRegressor
         if getattr(estimator, "positive", False):
             raise ValueError(
                 f"{type(estimator).__name__}(positive=True) is not supported: the "
@@ -194,7 +199,7 @@ class ElasticNetRule(ActiveSetMixin, SquaredErrorRule):
         self._set_l1_penalty(ElasticNetPenalty(l1, l2, coef))
 
     def sample_scale(self, y, sample_weight):
-        return sample_weight[:, None] / (2.0 * np.sum(sample_weight))
+        return sample_weight[:, None] / (2.0 * self.factor * np.sum(sample_weight))
 
 
 def _alpha_l1_ratio(estimator):
@@ -355,7 +360,11 @@ class FixedNormalisationElasticNet(ElasticNet):
     minus the row's term.
     """
 
-    _parameter_constraints = {**ElasticNet._parameter_constraints, "total_weight": "no_validation"}
+    _parameter_constraints = {
+        **ElasticNet._parameter_constraints,
+        "total_weight": "no_validation",
+        "half_squared_error": "no_validation",
+    }
 
     def __init__(
         self,
@@ -372,6 +381,7 @@ class FixedNormalisationElasticNet(ElasticNet):
         random_state=None,
         selection="cyclic",
         total_weight=None,
+        half_squared_error=False,
     ):
         super().__init__(
             alpha=alpha,
@@ -387,6 +397,8 @@ class FixedNormalisationElasticNet(ElasticNet):
             selection=selection,
         )
         self.total_weight = total_weight
+        #: SGDRegressor's loss is ½(y − z)²: its refits report that loss too
+        self.half_squared_error = half_squared_error
 
     def fit(self, X, y, sample_weight=None, check_input=True):
         alpha = self.alpha
@@ -418,6 +430,7 @@ def l1_refit_equivalent(final, rule, y, sample_weight, tight_tol=1e-12, max_iter
             tol=tight_tol,
             max_iter=max_iter,
             total_weight=total,
+            half_squared_error=isinstance(final, SGDRegressor),
         )
     if isinstance(final, SGDClassifier):
         alpha, l1_ratio = _sgd_l1(final)
