@@ -344,6 +344,12 @@ def test_wrappers_refuse_what_they_cannot_stack(three_class, regression):
     with pytest.raises(ValueError, match="coupled outputs"):
         rule_for(est)
     Xr, _, Yr, _, _, _ = regression
+    from sklearn.kernel_ridge import KernelRidge
+    from sklearn.linear_model import Lasso
+
+    for inner in (KernelRidge(), Lasso(alpha=0.01)):
+        with pytest.raises(ValueError, match="cannot be stacked"):
+            rule_for(MultiOutputRegressor(inner).fit(Xr, Yr))
     with pytest.raises(TypeError, match="KNeighborsRegressor is not supported"):
         rule_for(MultiOutputRegressor(KNeighborsRegressor()).fit(Xr, Yr))
 

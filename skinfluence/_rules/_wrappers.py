@@ -72,6 +72,12 @@ class OutputwiseRule(LinearRule):
                     "LogisticRegression) cannot be stacked: fit it one-vs-rest "
                     "(OneVsRestClassifier) or as binary problems."
                 )
+            if type(r).design is not LinearRule.design or hasattr(r, "l1_penalty"):
+                raise ValueError(
+                    f"{type(r).__name__[:-4]} cannot be stacked in a one-vs-rest or "
+                    "multi-output wrapper (its coordinates or its L1 penalty are its "
+                    "own): explain each output's estimator on its own."
+                )
         if len({r.fit_intercept for r in sub_rules}) != 1 or len(
             {r.coef.shape[1] for r in sub_rules}
         ) != 1:
