@@ -20,7 +20,7 @@ from sklearn.exceptions import NotFittedError
 from sklearn.utils import Bunch, get_tags
 
 from ._rules import rule_for
-from ._rules._dispatch import supported_type, unwrap
+from ._rules._dispatch import supported_type
 
 #: Probabilities are clipped here before the log in the log-loss.
 _EPS = 1e-15
@@ -59,15 +59,21 @@ def supports(estimator, return_reason=False):
         rule_for(estimator)
         ok, reason = True, ""
     except NotFittedError:
-        try:
-            _, final = unwrap(estimator)
-        except (TypeError, NotFittedError) as exc:
-            ok, reason = False, str(exc)
-        else:
-            ok, reason = supported_type(final)
+        ok, reason = supported_type(_final_step(estimator))
     except (TypeError, ValueError) as exc:
         ok, reason = False, str(exc)
     return (ok, reason) if return_reason else ok
+
+
+def _final_step(estimator):
+    """The estimator at the end of (unfitted) Pipelines and searches."""
+    while True:
+        if hasattr(estimator, "steps"):
+            estimator = estimator.steps[-1][1]
+        elif any(c.__name__ == "BaseSearchCV" for c in type(estimator).__mro__):
+            estimator = estimator.estimator
+        else:
+            return estimator
 
 
 def _rows(X, rows):

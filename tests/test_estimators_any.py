@@ -38,6 +38,8 @@ def test_supports_answers_with_reasons(small):
     assert supports(Lasso(alpha=0.01).fit(X, yr))
     assert supports(KernelRidge().fit(X, yr))
     assert supports(OneVsRestClassifier(LogisticRegression()))
+    assert supports(make_pipeline(StandardScaler(), LogisticRegression()))  # unfitted
+    assert not supports(make_pipeline(StandardScaler(), SVC()))
     ok, why = supports(RandomForestClassifier(), return_reason=True)
     assert not ok and "RandomForestClassifier is not a supported classifier" in why
     ok, why = supports(KNeighborsRegressor().fit(X, yr), return_reason=True)
