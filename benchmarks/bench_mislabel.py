@@ -8,9 +8,12 @@ labels and rank the training rows, most suspicious first, by
 - ``loo_loss (newton)`` / ``(first order)``: ``rank_suspicious(by="loo_loss")``,
   the row's loss under the model fitted without it (training loss + self-influence);
 - ``loo_confidence (newton)``: ``1 − p̂₋ᵢ(yᵢ)`` (classifiers);
-- ``find_label_issues``: ours (confident learning on leave-one-out
-  probabilities, one fit): the flagged rows ranked by self-confidence, then the
-  others by the same score;
+- ``cleaned_confidence``: ``rank_suspicious(by="cleaned_confidence")``, the
+  probability of the given label under the model refitted without the rows
+  confident learning flags on leave-one-out probabilities (two fits);
+- ``find_label_issues (1 round / 2 rounds)``: ours (confident learning on
+  leave-one-out probabilities; ``n_rounds=2`` again on the cleaned refit's):
+  the flagged rows ranked by self-confidence, then the others by the same score;
 - ``training loss`` and ``random``: Koh & Liang's baselines;
 - ``cleanlab find_label_issues`` / ``cleanlab quality``: cleanlab 2.x's
   ``find_label_issues`` (flagged rows first, then the rest, as ours) and
@@ -31,7 +34,8 @@ refitted after correcting what was found (``LogisticRegression`` at its default
 ``tol``: a ten-class newton-cholesky fit to 1e-10 takes seconds), and the wall time of each ranking
 (the model fit on the noisy labels included: one fit for ours, six for
 cleanlab's). Mean ± sd over seeds. Then the issue's target, cell by cell, and
-the masks of ``find_label_issues``' five ``filter_by`` rules, ours vs cleanlab's.
+the masks of ``find_label_issues``' five ``filter_by`` rules, ours vs cleanlab's
+(ours with 2 rounds: the first round by the default rule, ``prune_by_noise_rate``).
 
 Run: ``python benchmarks/bench_mislabel.py [--seeds 10] [--jobs 2] [--threads 1]
 [--datasets ...]``; prints Markdown. Seeds run in ``--jobs`` processes with one
@@ -52,14 +56,16 @@ from sklearn.model_selection import cross_val_predict, train_test_split
 from sklearn.preprocessing import StandardScaler
 
 from skinfluence import InfluenceExplainer, find_label_issues, rank_suspicious
-from skinfluence.label_issues import label_issue_mask, label_quality
+from skinfluence.label_issues import _cleaned_proba, label_issue_mask, label_quality
 
 BUDGETS = (0.05, 0.10, 0.20, 0.30)
 NOISE_FRACTION = 0.10
 NOISES = ("uniform", "class-conditional")
 # Our rankings, candidates for the library's default (chosen below from the counts).
-CANDIDATES = ("loo_loss (newton)", "loo_loss (first order)", "loo_confidence (newton)",
-              "find_label_issues", "self-influence (first order)", "self-influence (newton)")
+CANDIDATES = ("cleaned_confidence (first order)", "cleaned_confidence (newton)",
+              "loo_loss (newton)", "loo_loss (first order)", "loo_confidence (newton)",
+              "find_label_issues (2 rounds)", "find_label_issues (1 round)",
+              "self-influence (first order)", "self-influence (newton)")
 FILTERS = ("prune_by_noise_rate", "prune_by_class", "both", "confident_learning",
            "predicted_neq_given")
 
@@ -166,14 +172,23 @@ def rankings(kind, X, y_noisy, seed):
     timed("loo_loss (first order)", "first_order", "loo_loss")
     if kind == "classification":
         timed("loo_confidence (newton)", "newton", "loo_confidence")
-        start = time.perf_counter()
-        flagged = find_label_issues(est, X, y_noisy, return_indices_ranked_by="self_confidence")
-        proba = explainers["newton"].loo_predictions("predict_proba")
+        timed("cleaned_confidence (first order)", "first_order", "cleaned_confidence")
+        timed("cleaned_confidence (newton)", "newton", "cleaned_confidence")
         labels = np.searchsorted(est.classes_, y_noisy)
-        orders["find_label_issues"] = _complete(flagged, label_quality(labels, proba))
-        times["find_label_issues"] = t_fit + time.perf_counter() - start
-        for f in FILTERS:
-            masks[("ours (LOO, 1 fit)", f)] = label_issue_mask(labels, proba, filter_by=f)
+        for rounds in (1, 2):
+            name = f"find_label_issues ({rounds} round{'s' if rounds > 1 else ''})"
+            start = time.perf_counter()
+            flagged = find_label_issues(est, X, y_noisy, n_rounds=rounds,
+                                        return_indices_ranked_by="self_confidence")
+            times[name] = t_fit + time.perf_counter() - start
+            expl = explainers["newton"]
+            proba = expl.loo_predictions("predict_proba")
+            if rounds == 2:
+                first = label_issue_mask(labels, proba)
+                proba = _cleaned_proba(expl, est, X, y_noisy, None, first)
+            orders[name] = _complete(flagged, label_quality(labels, proba))
+            for f in FILTERS:
+                masks[(f"ours, {name[19:-1]}", f)] = label_issue_mask(labels, proba, filter_by=f)
     timed("training loss", "first_order", "loss")
     timed("random", "first_order", "random")
     if kind == "regression":
@@ -207,7 +222,7 @@ def rankings(kind, X, y_noisy, seed):
     orders["cleanlab find_label_issues"] = _complete(flagged, quality)
     times["cleanlab find_label_issues"] = t_cv + time.perf_counter() - start
     for f in FILTERS:
-        masks[("cleanlab (5-fold)", f)] = cl_find(y_noisy, cv_proba, filter_by=f, n_jobs=1)
+        masks[("cleanlab, 5-fold", f)] = cl_find(y_noisy, cv_proba, filter_by=f, n_jobs=1)
     return orders, times, masks
 
 

@@ -15,6 +15,7 @@ from scipy.special import xlogy
 from sklearn.base import clone, is_classifier
 from sklearn.exceptions import NotFittedError
 from sklearn.pipeline import Pipeline
+from sklearn.utils import _safe_indexing
 from sklearn.utils.validation import check_is_fitted
 
 from .explainer import InfluenceExplainer
@@ -47,6 +48,7 @@ def find_label_issues(
     return_indices_ranked_by=None,
     frac_noise=1.0,
     min_examples_per_class=1,
+    n_rounds=2,
     explainer_params=None,
 ):
     """Rows whose given label is likely wrong: confident learning on leave-one-out probabilities.
@@ -119,6 +121,18 @@ def find_label_issues(
     min_examples_per_class : int, default=1
         ``"prune_by_*"`` and ``"both"`` leave at least this many rows in
         each class unflagged.
+    n_rounds : {1, 2}, default=2
+        ``1``: confident learning on the leave-one-out probabilities of the
+        model fitted to all rows (one fit). ``2``: then refit the estimator
+        without the rows flagged in round 1 and apply confident learning again
+        to the *cleaned* model's probabilities: out-of-sample for the rows it
+        was not fitted on, leave-one-out for the others (two fits; cleanlab's
+        5-fold probabilities cost six). The flipped rows pull the model
+        towards their wrong labels, which makes the other flipped rows look
+        plausible; without the first round's rows the second model sees them
+        clearly. ``2`` is the default because on ``benchmarks/bench_mislabel.py``
+        it finds more flipped labels at every budget (see the benchmark's
+        README).
     explainer_params : dict, default=None
         Other parameters of :class:`InfluenceExplainer` (``solver``,
         ``damping``, ``n_jobs``, ...).
@@ -177,6 +191,8 @@ def find_label_issues(
             f"return_indices_ranked_by must be None or one of {RANKS}, "
             f"got {return_indices_ranked_by!r}."
         )
+    if n_rounds not in (1, 2):
+        raise ValueError(f"n_rounds must be 1 or 2, got {n_rounds!r}.")
     if not 0 < frac_noise <= 1:
         raise ValueError(f"frac_noise must be in (0, 1], got {frac_noise!r}.")
     if not is_classifier(estimator):
@@ -194,14 +210,14 @@ def find_label_issues(
     estimator = _fitted(estimator, X, y, sample_weight)
     expl = InfluenceExplainer(method=method, **(explainer_params or {}))
     expl.fit(estimator, X, y, sample_weight)
-    proba = expl.loo_predictions(target="predict_proba")
     labels = _label_indices(np.asarray(estimator.classes_), y)
-    defined = ~np.any(np.isnan(proba), axis=1)
-    mask = np.zeros(labels.size, dtype=bool)
-    mask[defined] = label_issue_mask(
-        labels[defined], proba[defined], filter_by=filter_by, frac_noise=frac_noise,
-        min_examples_per_class=min_examples_per_class,
-    )
+    options = dict(filter_by=filter_by, frac_noise=frac_noise,
+                   min_examples_per_class=min_examples_per_class)
+    proba = expl.loo_predictions(target="predict_proba")
+    mask = _mask(labels, proba, **options)
+    if n_rounds == 2:
+        proba = _cleaned_proba(expl, estimator, X, y, sample_weight, mask)
+        mask = _mask(labels, proba, **options)
     if return_indices_ranked_by is None:
         return mask
     flagged = np.flatnonzero(mask)
@@ -210,12 +226,59 @@ def find_label_issues(
 
 
 # ---------------------------------------------------------------- helpers
+def _mask(labels, proba, **options):
+    """Confident learning on the rows whose probabilities are defined (others: False)."""
+    defined = ~np.any(np.isnan(proba), axis=1)
+    mask = np.zeros(labels.size, dtype=bool)
+    mask[defined] = label_issue_mask(labels[defined], proba[defined], **options)
+    return mask
+
+
+def _cleaned_proba(expl, estimator, X, y, sample_weight, flagged):
+    """Probabilities of the model refitted without ``flagged``: out-of-sample for those
+    rows, leave-one-out (the explainer's method) for the others."""
+    if not flagged.any():
+        return expl.loo_predictions(target="predict_proba")
+    keep = np.flatnonzero(~flagged)
+    X_keep, y_keep = _safe_indexing(X, keep), _safe_indexing(y, keep)
+    w_keep = None if sample_weight is None else np.asarray(sample_weight)[keep]
+    refit = _fit_clone(estimator, X_keep, y_keep, w_keep)
+    if not np.array_equal(np.asarray(refit.classes_), np.asarray(estimator.classes_)):
+        return expl.loo_predictions(target="predict_proba")  # a class lost: keep round 1
+    inner = clone(expl).fit(refit, X_keep, y_keep, w_keep)
+    proba = np.empty((flagged.size, len(estimator.classes_)))
+    proba[keep] = inner.loo_predictions(target="predict_proba")
+    proba[flagged] = refit.predict_proba(_safe_indexing(X, np.flatnonzero(flagged)))
+    return proba
+
+
+def cleaned_confidence_scores(explainer, **options):
+    """``1 − p̃ᵢ(yᵢ)`` under the model refitted without confident learning's flagged rows."""
+    from .ranking import _given_label_index
+
+    labels = _given_label_index(explainer)
+    if not hasattr(explainer._rule, "predict_proba"):
+        raise ValueError(
+            "by='cleaned_confidence' needs an estimator with predict_proba; use "
+            "by='loo_confidence' (the leave-one-out margin) for this model."
+        )
+    X, y, sample_weight = explainer._fit_data
+    proba = explainer.loo_predictions(target="predict_proba")
+    flagged = _mask(labels, proba, **options)
+    proba = _cleaned_proba(explainer, explainer.estimator_, X, y, sample_weight, flagged)
+    return 1.0 - proba[np.arange(labels.size), labels]
+
+
 def _fitted(estimator, X, y, sample_weight):
     try:
         check_is_fitted(estimator)
         return estimator
     except NotFittedError:
         pass
+    return _fit_clone(estimator, X, y, sample_weight)
+
+
+def _fit_clone(estimator, X, y, sample_weight):
     estimator = clone(estimator)
     if sample_weight is None:
         return estimator.fit(X, y)

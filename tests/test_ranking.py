@@ -33,8 +33,11 @@ def test_training_loss_is_the_estimators_loss(cancer):
 def test_orders(cancer):
     X, y, _, _ = cancer
     expl = InfluenceExplainer().fit(_model().fit(X, y), X, y)
-    order = rank_suspicious(expl)  # the default: the leave-one-out loss
+    order = rank_suspicious(expl, by="loo_loss")
     assert np.all(np.diff(expl.loo_loss()[order]) <= 0)
+    # the default for a probabilistic classifier: the cleaned model's confidence
+    np.testing.assert_array_equal(rank_suspicious(expl),
+                                  rank_suspicious(expl, by="cleaned_confidence"))
     order = rank_suspicious(expl, by="self_influence")
     assert np.all(np.diff(expl.self_influence()[order]) <= 0)
     order = rank_suspicious(expl, by="loss")
@@ -76,7 +79,36 @@ def test_loo_confidence_margin_analogue_and_regressors(cancer):
     reg = InfluenceExplainer().fit(Ridge().fit(X, X[:, 0]), X, X[:, 0])
     with pytest.raises(ValueError, match="needs a classifier"):
         rank_suspicious(reg, by="loo_confidence")
-    rank_suspicious(reg)  # loo_loss: the squared leave-one-out residual
+    # the default for regressors and margin classifiers: the leave-one-out loss
+    np.testing.assert_array_equal(rank_suspicious(reg), rank_suspicious(reg, by="loo_loss"))
+    np.testing.assert_array_equal(rank_suspicious(expl), rank_suspicious(expl, by="loo_loss"))
+    with pytest.raises(ValueError, match="predict_proba"):
+        rank_suspicious(expl, by="cleaned_confidence")
+
+
+def test_cleaned_confidence_is_the_refit_without_flagged_rows(cancer):
+    from skinfluence import find_label_issues
+
+    X, y, _, _ = cancer
+    rng = np.random.default_rng(3)
+    flipped = rng.choice(len(y), 15, replace=False)
+    y_noisy = y.copy()
+    y_noisy[flipped] = 1 - y_noisy[flipped]
+    clf = _model().fit(X, y_noisy)
+    expl = InfluenceExplainer(method="newton").fit(clf, X, y_noisy)
+    first = find_label_issues(clf, X, y_noisy, n_rounds=1)
+    keep = ~first
+    refit = _model().fit(X[keep], y_noisy[keep])
+    p = np.empty(len(y))
+    p[keep] = InfluenceExplainer(method="newton").fit(
+        refit, X[keep], y_noisy[keep]).loo_predictions("predict_proba")[
+        np.arange(keep.sum()), y_noisy[keep]]
+    p[first] = refit.predict_proba(X[first])[np.arange(first.sum()), y_noisy[first]]
+    order = rank_suspicious(expl, by="cleaned_confidence")
+    assert np.all(np.diff(1 - p[order]) <= 1e-12)
+    assert np.isin(order[:15], flipped).mean() >= 0.7
+    np.testing.assert_array_equal(expl.params_, InfluenceExplainer(method="newton").fit(
+        clf, X, y_noisy).params_)  # the explainer is unchanged
 
 
 def test_undefined_rows_rank_last_first_or_not_at_all():
@@ -108,7 +140,7 @@ def test_loo_rankings_beat_random_on_planted_flips():
     clf = _model().fit(X, y_noisy)
     for method in ("first_order", "newton"):
         expl = InfluenceExplainer(method=method).fit(clf, X, y_noisy)
-        for by in ("loo_loss", "loo_confidence", "self_influence"):
+        for by in ("cleaned_confidence", "loo_loss", "loo_confidence", "self_influence"):
             top = rank_suspicious(expl, by=by)[:30]
             assert np.isin(top, flipped).mean() >= 0.6, (method, by)  # random: 0.1
 
