@@ -98,8 +98,9 @@ print(f"\nRemoving style {best + 1}: first-order sum {est_first[best] / (p_refit
 # The hardest case is a group chosen *because* it moves one prediction: the
 # 5–30 training rows that most help one test image. One Newton step from the
 # full fit is not the refit's optimum when the removed rows carried the
-# prediction. An independent implementation measured 0.86–0.95 of the refit's change for the Newton group step and
-# 0.70–0.92 for the first-order sum. Here, over the eight least confident
+# prediction. An independent implementation measured 0.86–0.95 of the
+# refit's change for the Newton group step and 0.70–0.92 for the
+# first-order sum. Here, over the eight least confident
 # test images (each × groups of 5, 10, 20, 30 rows), the Newton step
 # *overshoots*, by 6–60 % (means 1.16–1.27), and the first-order sum reaches
 # only 0.10–0.65 of the refit (means 0.47 at 5 rows down to 0.19 at 30):
