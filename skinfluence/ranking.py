@@ -39,8 +39,10 @@ def rank_suspicious(explainer, by="auto", *, undefined="last", random_state=None
           of the given label under the estimator **refitted without the rows
           confident learning flags** (:func:`find_label_issues`'s first
           round, on leave-one-out probabilities): out-of-sample for those
-          rows, leave-one-out (the explainer's ``method``) for the others.
-          One more fit of a clone of the estimator on the explainer's
+          rows, leave-one-out for the others. Both rounds use Newton's
+          leave-one-out probabilities whatever the explainer's ``method``
+          (better on the benchmark than first order: 40 of 40 cells against
+          38). One more fit of a clone of the estimator on the explainer's
           training data; the explainer is not changed. Wrong labels pull the
           model towards themselves and make each other look plausible; the
           cleaned model does not. Needs ``predict_proba``.

@@ -107,6 +107,8 @@ def test_cleaned_confidence_is_the_refit_without_flagged_rows(cancer):
     order = rank_suspicious(expl, by="cleaned_confidence")
     assert np.all(np.diff(1 - p[order]) <= 1e-12)
     assert np.isin(order[:15], flipped).mean() >= 0.7
+    first_order = InfluenceExplainer().fit(clf, X, y_noisy)  # Newton's LOO whatever the method
+    np.testing.assert_array_equal(rank_suspicious(first_order), order)
     np.testing.assert_array_equal(expl.params_, InfluenceExplainer(method="newton").fit(
         clf, X, y_noisy).params_)  # the explainer is unchanged
 
