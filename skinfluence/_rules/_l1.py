@@ -120,30 +120,46 @@ class ActiveSetMixin:
 
     def hessian(self, design, Y, s):
         H = super().hessian(design, Y, s)
-        fragile = self.fragility(design, Y, s, H)
+        self._warn_fragile(self.fragility(design, Y, s, H))
+        return H
+
+    def curvature_weights(self, design, Y, s):
+        # matrix-free solvers (cg, dual, lissa): only the zeros' test, which needs no solve
+        self._warn_fragile(self.fragility(design, Y, s, solve=False))
+        return super().curvature_weights(design, Y, s)
+
+    def _warn_fragile(self, fragile):
         if fragile[0] or fragile[2]:
+            nonzero = (
+                f"{fragile[0]} of {fragile[1]} non-zero coefficients are smaller than "
+                "one training row's influence on them, and "
+                if fragile[0] is not None
+                else ""
+            )
             warnings.warn(
-                f"Fragile active set: {fragile[0]} of {fragile[1]} non-zero coefficients "
-                "are smaller than one training row's influence on them, and "
+                f"Fragile active set: {nonzero}"
                 f"{fragile[2]} of {fragile[3]} zero coefficients are within one row's "
                 "gradient of entering the model. Removing such rows changes the active "
                 "set, where influence on the active set (the approximate leave-one-out "
                 "of Rad & Maleki) is least accurate: check those rows with loo_refit.",
                 FragileActiveSetWarning,
-                stacklevel=4,
+                stacklevel=5,
             )
-        return H
 
-    def fragility(self, design, Y, s, hessian=None):
+    def fragility(self, design, Y, s, hessian=None, solve=True):
         """``(fragile non-zero, non-zero, fragile zero, zero)`` coefficient counts.
+
+        Without ``solve`` (matrix-free solvers) the first count is None: only
+        the zeros are tested.
 
         A non-zero coefficient is fragile when some row's first-order
         influence on it, ``|(H⁻¹ gᵢ)_j|``, exceeds ``|θ_j|``; a zero one when
         some row's gradient ``|g_ij|`` exceeds its KKT margin
         ``λ1_j − |∇_j(smooth part)|``.
         """
-        hessian = self.hessian_unchecked(design, Y, s) if hessian is None else hessian
-        inverse = hessian.factorize()
+        if solve:
+            hessian = self.hessian_unchecked(design, Y, s) if hessian is None else hessian
+            inverse = hessian.factorize()
         K, d = self.coef.shape
         Z = self.decision(design)
         W = self.scale * s * self.loss_gradient(Y, Z)  # (n, K)
@@ -154,13 +170,14 @@ class ActiveSetMixin:
             Xr = design.dense_rows(rows)
             G = np.stack([(Xr * W[rows, k, None]).T for k in range(K)])  # (K, d, m)
             max_g = np.maximum(max_g, np.abs(G).max(axis=2))
-            max_dtheta = np.maximum(max_dtheta, np.abs(inverse.solve(G)).max(axis=2))
+            if solve:
+                max_dtheta = np.maximum(max_dtheta, np.abs(inverse.solve(G)).max(axis=2))
         pen = self.l1_penalty
         nonzero = pen.active & (pen.l1 > 0)
         zero = ~pen.active
         margin = pen.l1 - np.abs(self._smooth_gradient(design, Y, s))
         return (
-            int(np.sum(nonzero & (max_dtheta > np.abs(self.coef)))),
+            int(np.sum(nonzero & (max_dtheta > np.abs(self.coef)))) if solve else None,
             int(np.sum(nonzero)),
             int(np.sum(zero & (max_g > margin))),
             int(np.sum(zero)),
