@@ -16,7 +16,7 @@ This page repeats the two linear-model panels on scikit-learn's 8×8 digits
 ``InfluenceExplainer(solver="cg")`` and ``solver="lissa"`` (its defaults are
 the paper's ``recursion_depth=5000, repeats=10``), and real refits by
 :func:`skinfluence.loo_refit`. To stay under a minute on two cores we refit
-the 150 most influential rows rather than the paper's 500.
+the 100 most influential rows rather than the paper's 500.
 """
 
 import time
@@ -28,7 +28,7 @@ from sklearn.model_selection import train_test_split
 
 from skinfluence import InfluenceExplainer, loo_refit
 
-N_REFITS = 150
+N_REFITS = 100
 X, y = load_digits(return_X_y=True)
 X_train, X_test, y_train, y_test = train_test_split(
     X / 16.0, y, test_size=0.3, stratify=y, random_state=0
