@@ -74,15 +74,18 @@ try:
 except ImportError:  # pragma: no cover
     raise SystemExit("matplotlib is not installed: pip install 'skinfluence[plot]'") from None
 
+from skinfluence import LabelIssueCurveDisplay  # noqa: E402
+
 fig, (ax0, ax1) = plt.subplots(1, 2, figsize=(10, 4))
+# left: the Fig. 6 curves (mean over the seeds), drawn by skinfluence's Display
+LabelIssueCurveDisplay(
+    checked_fractions, {name: np.mean(found[name], axis=0) for name in RANKINGS},
+    n_flipped=round(0.1 * len(y)), n_rows=len(y),
+).plot(ax=ax0)
 for name, style in zip(RANKINGS, ("o-", "s--", "^:"), strict=True):
-    ax0.plot(100 * checked_fractions, np.mean(found[name], axis=0), style, label=name)
     ax1.plot(100 * checked_fractions, np.mean(accuracy[name], axis=0), style, label=name)
 ax1.axhline(np.mean(clean_accuracy), color="k", lw=1, label="trained on clean labels")
-ax0.set(xlabel="training rows checked (%)", ylabel="fraction of flips found",
-        title="Flipped labels found")
 ax1.set(xlabel="training rows checked (%)", ylabel="test accuracy", title="After fixing them")
-ax0.legend()
 ax1.legend(loc="lower right")
 fig.tight_layout()
 fig.savefig("plot_fix_mislabeled.png", dpi=90)

@@ -746,6 +746,8 @@ class LabelIssueCurveDisplay:
         For each ranking's name, the fraction of the flipped labels found.
     n_flipped : int, default=None
         Number of flipped labels, for the title.
+    n_rows : int, default=None
+        Number of training rows, for the title.
 
     Attributes
     ----------
@@ -767,10 +769,11 @@ class LabelIssueCurveDisplay:
     >>> import matplotlib.pyplot as plt; plt.close(disp.figure_)
     """
 
-    def __init__(self, checked, found, *, n_flipped=None):
+    def __init__(self, checked, found, *, n_flipped=None, n_rows=None):
         self.checked = np.asarray(checked, dtype=float)
         self.found = {name: np.asarray(v, dtype=float) for name, v in found.items()}
         self.n_flipped = n_flipped
+        self.n_rows = n_rows
 
     @staticmethod
     def _curves(rankings, flipped):
@@ -814,7 +817,7 @@ class LabelIssueCurveDisplay:
         display : LabelIssueCurveDisplay
         """
         checked, found, n_flipped = cls._curves(rankings, flipped)
-        return cls(checked, found, n_flipped=n_flipped).plot(ax=ax)
+        return cls(checked, found, n_flipped=n_flipped, n_rows=checked.size - 1).plot(ax=ax)
 
     @classmethod
     def from_explainer(cls, explainer, flipped, *,
@@ -865,13 +868,15 @@ class LabelIssueCurveDisplay:
                                            label=name)
         ax.plot([0, 100], [0, 100], color="0.6", linestyle=":", linewidth=1,
                 label="expected at random")
-        ax.set_xlim(0, 100)
+        ax.set_xlim(0, 100 * float(self.checked.max()) if self.checked.size else 100)
         ax.set_ylim(0, 101)
         ax.set_xlabel("training rows checked (%)")
         ax.set_ylabel("flipped labels found (%)")
         title = "Finding flipped labels"
-        if self.n_flipped is not None:
-            title += f" ({self.n_flipped} flipped of {self.checked.size - 1} rows)"
+        if self.n_flipped is not None and self.n_rows is not None:
+            title += f" ({self.n_flipped} flipped of {self.n_rows} rows)"
+        elif self.n_flipped is not None:
+            title += f" ({self.n_flipped} flipped)"
         ax.set_title(title, fontsize="medium")
         ax.grid(alpha=0.3)
         ax.legend(loc="lower right", fontsize="small", title="rows checked by",
