@@ -191,7 +191,7 @@ def run(name, seeds):
 
 def pm(values, fmt):
     values = np.asarray(values, dtype=float)
-    return f"{values.mean():{fmt}} ± {values.std():{fmt}}"
+    return f"{values.mean():{fmt}} ± {values.std():{fmt.lstrip('+')}}"
 
 
 def main():
