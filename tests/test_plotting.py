@@ -234,7 +234,7 @@ def test_label_issue_curve_from_explainer(cancer):
     disp = LabelIssueCurveDisplay.from_explainer(expl, flipped)
     assert new_figure_count(before) == 1
     assert list(disp.lines_) == ["self-influence", "training loss", "random"]
-    order = rank_suspicious(expl)
+    order = rank_suspicious(expl, by="self_influence")
     mask = np.isin(np.arange(len(y)), flipped)
     assert_allclose(disp.found["self-influence"][1:], np.cumsum(mask[order]) / 15)
     assert "15 flipped of 150 rows" in disp.ax_.get_title()
