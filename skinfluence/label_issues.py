@@ -7,7 +7,10 @@ gives every training row's probabilities under the model fitted without that
 row, from the one fit (exact for Ridge-type models, Newton's approximate
 leave-one-out for GLMs): the ``K = n`` limit of cross-validation, at the cost
 of one fit. The confident-learning rules below are re-implemented from their
-published definitions (cleanlab 2.x semantics); cleanlab is not a dependency.
+published definitions (cleanlab 2.x semantics; identical masks on the same
+probabilities); cleanlab is not a dependency. A second round on the model
+refitted without the flagged rows (``n_rounds=2``, the default) is what makes
+the result better than cleanlab's (``benchmarks/README.md``).
 """
 
 import numpy as np
@@ -58,7 +61,9 @@ def find_label_issues(
     out-of-sample probabilities from K-fold cross-validation (K refits),
     these are the probabilities of each row under the model fitted without
     it, from **one fit**: ``InfluenceExplainer(method).loo_predictions(
-    "predict_proba")``.
+    "predict_proba")``. By default (``n_rounds=2``) confident learning then
+    runs again on the model refitted without the rows it flagged: two fits
+    in all, against cleanlab's six for 5 folds.
 
     With ``p̂ᵢ`` row ``i``'s leave-one-out probabilities and ``ỹᵢ`` its given
     label, confident learning computes per-class thresholds
@@ -104,9 +109,11 @@ def find_label_issues(
           ``"confident_learning"`` flags.
 
         ``"prune_by_noise_rate"`` is cleanlab's default and ours: on
-        ``benchmarks/bench_mislabel.py`` it has the best precision–recall
-        balance of the five rules on leave-one-out probabilities (see the
-        benchmark's README).
+        ``benchmarks/bench_mislabel.py`` (two rounds) its masks have
+        precision 0.86, recall 0.83, F1 0.84 (cleanlab's on 5-fold
+        probabilities: 0.73, 0.80, 0.76); ``"prune_by_class"`` and ``"both"``
+        are within 0.002 in F1, ``"confident_learning"`` trades recall for
+        precision (0.89, 0.77).
     return_indices_ranked_by : {None, "self_confidence", "normalized_margin", \
             "confidence_weighted_entropy"}, default=None
         None returns the mask. Otherwise the flagged rows' indices, most
@@ -131,8 +138,10 @@ def find_label_issues(
         towards their wrong labels, which makes the other flipped rows look
         plausible; without the first round's rows the second model sees them
         clearly. ``2`` is the default because on ``benchmarks/bench_mislabel.py``
-        it finds more flipped labels at every budget (see the benchmark's
-        README).
+        (10 classification settings) its masks have F1 0.84 against 0.77 for
+        one round (precision 0.86 vs 0.75, recall 0.83 vs 0.80), and its
+        ranking finds as many flipped labels as the best of training loss and
+        cleanlab in every cell, more by ≥ 1 sd in 26 of 40.
     explainer_params : dict, default=None
         Other parameters of :class:`InfluenceExplainer` (``solver``,
         ``damping``, ``n_jobs``, ...).
