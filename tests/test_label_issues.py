@@ -65,6 +65,12 @@ def test_masks_and_scores_are_cleanlabs():
                 assert ours.sum() == theirs.sum()
             else:
                 np.testing.assert_array_equal(ours, theirs, err_msg=f"{seed} {filter_by}")
+            if filter_by in ("prune_by_noise_rate", "prune_by_class", "both"):
+                options = dict(filter_by=filter_by, frac_noise=0.5, min_examples_per_class=5)
+                np.testing.assert_array_equal(
+                    label_issue_mask(labels, P, **options),
+                    cleanlab_filter.find_label_issues(labels, P, n_jobs=1, **options),
+                )
         for rank_by in RANKS:
             np.testing.assert_allclose(
                 label_quality(labels, P, rank_by),

@@ -189,3 +189,23 @@ def test_fixing_mislabelled_rows_koh_liang_fig6():
     assert np.all(mean["self_influence"] >= 3 * mean["random"])
     noisy_acc, fixed_acc, clean_acc = mean["acc"]
     assert fixed_acc > noisy_acc and fixed_acc >= clean_acc - 0.01
+
+
+def test_cleaned_confidence_on_pipelines_sparse_and_frames(cancer):
+    import pandas as pd
+    import scipy.sparse as sp
+    from sklearn.pipeline import make_pipeline
+
+    X, y, _, _ = cancer
+    rng = np.random.default_rng(4)
+    flipped = rng.choice(len(y), 15, replace=False)
+    y_noisy = y.copy()
+    y_noisy[flipped] = 1 - y_noisy[flipped]
+    dense = rank_suspicious(InfluenceExplainer().fit(_model().fit(X, y_noisy), X, y_noisy))
+    Xs = sp.csr_matrix(X)
+    sparse = rank_suspicious(InfluenceExplainer().fit(_model().fit(Xs, y_noisy), Xs, y_noisy))
+    np.testing.assert_array_equal(sparse, dense)
+    frame = pd.DataFrame(X * 2 + 1, columns=[f"x{j}" for j in range(X.shape[1])])
+    pipe = make_pipeline(StandardScaler(), _model()).fit(frame, y_noisy)
+    piped = rank_suspicious(InfluenceExplainer().fit(pipe, frame, y_noisy))
+    assert np.isin(piped[:15], flipped).mean() >= 0.7
