@@ -16,8 +16,9 @@ Left: fraction of the flipped labels found against the fraction of rows
 checked (drawn with ``LabelIssueCurveDisplay``); right: test accuracy after
 the found ones are fixed. Mean over 5 seeds. The library's default ranking,
 ``rank_suspicious(expl)`` (``by="auto"``: confident learning on leave-one-out
-probabilities, then a refit), finds more on the noisier benchmark cells. ``benchmarks/bench_mislabel.py`` runs the full comparison (3 datasets,
-10 seeds, cleanlab).
+probabilities, then a refit), finds more on the noisier benchmark cells;
+``benchmarks/bench_mislabel.py`` runs the full comparison (6 datasets, two
+noise models, 10 seeds, cleanlab).
 """
 
 import numpy as np
