@@ -41,6 +41,7 @@ def supports(estimator, return_reason=False):
     Returns
     -------
     supported : bool
+        Whether the closed-form (fast) path applies.
     reason : str
         Only with ``return_reason=True``.
 

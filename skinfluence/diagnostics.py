@@ -429,6 +429,7 @@ def summary_frame(explainer, *, dfbetas="auto"):
     Returns
     -------
     frame : pandas.DataFrame of shape (n_train, n_columns)
+        One row per training row, the columns above.
 
     Raises
     ------
@@ -593,6 +594,7 @@ def top_influences(explainer, X_test, y_test, k=10, *, y_train=None):
         A fitted explainer.
     X_test : {array-like, sparse matrix, DataFrame} of shape (n_test, n_features)
     y_test : array-like of shape (n_test,) or (n_test, n_targets)
+        The test labels (None: the labels the model predicts).
     k : int, default=10
         Rows reported per test point and direction (fewer when ``n_train`` is
         smaller): the ``k`` of largest positive influence (``"helpful"``:

@@ -281,6 +281,7 @@ class InfluenceExplainer(BaseEstimator):
         Returns
         -------
         self : InfluenceExplainer
+            The fitted explainer.
         """
         check_estimator_argument(estimator)
         if X is None or y is None:
@@ -680,6 +681,8 @@ class InfluenceExplainer(BaseEstimator):
         Returns
         -------
         loo_loss : ndarray of shape (n_train,)
+            ``ℓ(zᵢ, θ̂₋ᵢ)`` for every training row (NaN for rows of leverage 1
+            with ``method="newton"``).
         """
         return self.training_loss() + self.self_influence()
 
@@ -873,6 +876,11 @@ class InfluenceExplainer(BaseEstimator):
     def group_self_influence(self, groups):
         """Change of each group's own summed loss when the group is removed.
 
+        Parameters
+        ----------
+        groups : list of array-like, or array-like of shape (n_train,)
+            See :meth:`group_params_change`.
+
         Returns
         -------
         group_self_influence : ndarray of shape (n_groups,)
@@ -968,6 +976,8 @@ class InfluenceExplainer(BaseEstimator):
         Returns
         -------
         perturbation_influence : ndarray of shape (n_test, n_indices, n_features)
+            The gradient of each test loss with respect to each edited
+            training row's features.
         """
         self._check_fitted()
         idx = check_indices(indices, self.n_train_)
@@ -987,6 +997,7 @@ class InfluenceExplainer(BaseEstimator):
         ----------
         X_test : {array-like, sparse matrix} of shape (n_test, n_features)
         y_test : array-like of shape (n_test,) or (n_test, n_targets)
+            Its true labels or values.
         scoring : str or callable, default="roc_auc"
             A scikit-learn scorer name, or ``metric(y_true, y_pred_or_score)``.
         groups : list of array-like, or array-like of shape (n_train,), default=None
@@ -997,6 +1008,7 @@ class InfluenceExplainer(BaseEstimator):
         Returns
         -------
         metric_influence : ndarray of shape (n_train,) or (n_groups,)
+            ``metric(without the row or group) − metric(with it)``.
         """
         from ._metrics import metric_influence
 
@@ -1012,10 +1024,13 @@ class InfluenceExplainer(BaseEstimator):
         Parameters
         ----------
         scoring : str or callable, default="r2"
+            A scikit-learn scorer name, or ``metric(y_true, y_pred_or_score)``.
 
         Returns
         -------
         score : float
+            The metric of the leave-one-out predictions against the training
+            targets.
         """
         from ._metrics import loo_score
 
@@ -1036,6 +1051,7 @@ class InfluenceExplainer(BaseEstimator):
         Returns
         -------
         intervals : ndarray of shape (n_test, 2)
+            Lower and upper bounds of each test point's interval.
         """
         from ._metrics import jackknife_plus_interval
 
@@ -1066,6 +1082,15 @@ class InfluenceExplainer(BaseEstimator):
 
         See :func:`skinfluence.top_influences`. Needs pandas.
 
+        Parameters
+        ----------
+        X_test : {array-like, sparse matrix, DataFrame} of shape (n_test, n_features)
+            The test points (a DataFrame's index names them).
+        y_test : array-like of shape (n_test,), default=None
+            Their labels; None means the labels the model predicts.
+        k : int, default=10
+            Rows reported per test point and direction.
+
         Returns
         -------
         frame : pandas.DataFrame
@@ -1083,6 +1108,20 @@ class InfluenceExplainer(BaseEstimator):
         matters most by this explainer's own estimate (plus ``n_random``
         random rows) and compares; see :func:`skinfluence.verify`. Uses the
         training data passed to ``fit``.
+
+        Parameters
+        ----------
+        X_test, y_test : array-like, default=None
+            Test data: the change of the mean test loss is compared; without,
+            the rows' self-influence.
+        n_rows : int, default=20
+            Rows with the largest estimated effect to refit.
+        n_random : int, default=0
+            Randomly drawn rows refitted besides.
+        random_state : int, RandomState instance or None, default=0
+            Draws the random rows.
+        n_jobs : int, default=None
+            Parallel refits (joblib semantics).
 
         Returns
         -------

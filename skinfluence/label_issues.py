@@ -86,6 +86,7 @@ def find_label_issues(
     y : array-like of shape (n_samples,)
         The given (possibly wrong) labels, any values ``classes_`` holds.
     sample_weight : array-like of shape (n_samples,), default=None
+        The sample weights the estimator is (or was) fitted with.
     method : {"newton", "first_order"}, default="newton"
         How the explainer computes leave-one-out probabilities: ``"newton"``
         evaluates them at the leave-one-out decision values (the classical

@@ -170,10 +170,12 @@ class InfluenceDisplay:
             Shape of one image (e.g. ``(8, 8)``): draws each training row, and
             the test point, as a thumbnail.
         ax : matplotlib Axes, default=None
+            Axes to draw on; a new figure when None.
 
         Returns
         -------
         display : InfluenceDisplay
+            The display, drawn: ``ax_`` and ``figure_`` are set.
         """
         _check_explainer(explainer)
         j = int(test_point)
@@ -204,10 +206,12 @@ class InfluenceDisplay:
         ----------
         ax : matplotlib Axes, default=None
             Axes to draw on; a new figure when None.
+            Axes to draw on; a new figure when None.
 
         Returns
         -------
         display : InfluenceDisplay
+            The display, drawn: ``ax_`` and ``figure_`` are set.
         """
         k = self.k
         if not isinstance(k, numbers.Integral) or isinstance(k, bool) or k < 1:
@@ -302,8 +306,11 @@ class SelfInfluenceDisplay:
     Parameters
     ----------
     self_influence : ndarray of shape (n_train,)
+        :meth:`InfluenceExplainer.self_influence`.
     threshold : float, default=inf
+        The pruning threshold drawn (rows above it are flagged).
     train_ids : array-like of shape (n_train,), default=None
+        Row labels (``0 … n−1`` when None).
     log : bool, default=False
         Logarithmic self-influence axis, for heavy tails (rows of zero
         self-influence are then not shown).
@@ -366,6 +373,7 @@ class SelfInfluenceDisplay:
         Returns
         -------
         display : SelfInfluenceDisplay
+            The display, drawn: ``ax_`` and ``figure_`` are set.
         """
         _check_explainer(explainer)
         si = explainer.self_influence()
@@ -391,6 +399,7 @@ class SelfInfluenceDisplay:
         Returns
         -------
         display : SelfInfluenceDisplay
+            The display, drawn: ``ax_`` and ``figure_`` are set.
         """
         plt = _pyplot("SelfInfluenceDisplay.plot")
         if ax is None:
@@ -461,6 +470,7 @@ class InfluencePlotDisplay:
     leverage, student_resid, cooks_distance : ndarray of shape (n_train,)
         Columns of :func:`summary_frame`.
     train_ids : array-like of shape (n_train,), default=None
+        Row labels (``0 … n−1`` when None).
     n_params : float, default=None
         ``k``, the effective number of parameters (``Σ leverage`` when None).
     residual_name : str, default="studentized residual (external)"
@@ -519,10 +529,12 @@ class InfluencePlotDisplay:
         n_annotate : int, default=5
             Rows of largest Cook's distance annotated with their ids.
         ax : matplotlib Axes, default=None
+            Axes to draw on; a new figure when None.
 
         Returns
         -------
         display : InfluencePlotDisplay
+            The display, drawn: ``ax_`` and ``figure_`` are set.
         """
         _check_explainer(explainer)
         cols, meta = _summary_columns(explainer, dfbetas=False)
@@ -549,6 +561,7 @@ class InfluencePlotDisplay:
         Parameters
         ----------
         ax : matplotlib Axes, default=None
+            Axes to draw on; a new figure when None.
         n_annotate : int, default=5
             Rows of largest Cook's distance annotated with their ids.
         max_size : float, default=600
@@ -557,6 +570,7 @@ class InfluencePlotDisplay:
         Returns
         -------
         display : InfluencePlotDisplay
+            The display, drawn: ``ax_`` and ``figure_`` are set.
         """
         ax, fig = _axes(ax, "InfluencePlotDisplay.plot", (7.6, 4.8))
         h, r, d = self.leverage, self.student_resid, self.cooks_distance
@@ -611,7 +625,10 @@ class LOOAgreementDisplay:
 
     Parameters
     ----------
-    estimated, actual : ndarray of shape (n_rows,)
+    estimated : ndarray of shape (n_rows,)
+        The explainer's estimates.
+    actual : ndarray of shape (n_rows,)
+        The changes measured by refitting.
     indices : ndarray of shape (n_rows,), default=None
         The rows refitted.
     pearson_r, slope : float, default=None
@@ -666,10 +683,12 @@ class LOOAgreementDisplay:
         report : Bunch
             The output of :func:`skinfluence.verify`.
         ax : matplotlib Axes, default=None
+            Axes to draw on; a new figure when None.
 
         Returns
         -------
         display : LOOAgreementDisplay
+            The display, drawn: ``ax_`` and ``figure_`` are set.
         """
         disp = cls(
             report.estimated, report.actual, report.indices, pearson_r=report.pearson_r,
@@ -688,6 +707,7 @@ class LOOAgreementDisplay:
         Returns
         -------
         display : LOOAgreementDisplay
+            The display, drawn: ``ax_`` and ``figure_`` are set.
         """
         report = verify(explainer, X, y, X_test, y_test, n_rows=n_rows, n_random=n_random,
                         sample_weight=sample_weight, random_state=random_state,
@@ -700,10 +720,12 @@ class LOOAgreementDisplay:
         Parameters
         ----------
         ax : matplotlib Axes, default=None
+            Axes to draw on; a new figure when None.
 
         Returns
         -------
         display : LOOAgreementDisplay
+            The display, drawn: ``ax_`` and ``figure_`` are set.
         """
         ax, fig = _axes(ax, "LOOAgreementDisplay.plot", (5.0, 5.0))
         e, a = self.estimated, self.actual
@@ -811,10 +833,12 @@ class LabelIssueCurveDisplay:
         flipped : ndarray of bool of shape (n_train,) or of int
             The rows whose label is wrong: a mask or their positions.
         ax : matplotlib Axes, default=None
+            Axes to draw on; a new figure when None.
 
         Returns
         -------
         display : LabelIssueCurveDisplay
+            The display, drawn: ``ax_`` and ``figure_`` are set.
         """
         checked, found, n_flipped = cls._curves(rankings, flipped)
         return cls(checked, found, n_flipped=n_flipped, n_rows=checked.size - 1).plot(ax=ax)
@@ -833,10 +857,12 @@ class LabelIssueCurveDisplay:
         random_state : int, default=0
             For the random ranking.
         ax : matplotlib Axes, default=None
+            Axes to draw on; a new figure when None.
 
         Returns
         -------
         display : LabelIssueCurveDisplay
+            The display, drawn: ``ax_`` and ``figure_`` are set.
         """
         from .ranking import rank_suspicious
 
@@ -855,10 +881,12 @@ class LabelIssueCurveDisplay:
         Parameters
         ----------
         ax : matplotlib Axes, default=None
+            Axes to draw on; a new figure when None.
 
         Returns
         -------
         display : LabelIssueCurveDisplay
+            The display, drawn: ``ax_`` and ``figure_`` are set.
         """
         ax, fig = _axes(ax, "LabelIssueCurveDisplay.plot", (5.6, 4.4))
         x = 100 * self.checked

@@ -89,8 +89,11 @@ def influence_scores(
         An unfitted supported estimator (or a Pipeline ending in one); clones
         are fitted here.
     X : {array-like, sparse matrix} of shape (n_samples, n_features)
+        The training data.
     y : array-like of shape (n_samples,) or (n_samples, n_targets)
+        The training targets.
     sample_weight : array-like of shape (n_samples,), default=None
+        Passed to the estimator's ``fit`` and to the explainer.
     strategy : {"self", "validation"}, default="self"
         ``"self"``: the self-influence ``ℓ(z_i, θ̂₋ᵢ) − ℓ(z_i, θ̂)`` of a model
         fitted on all rows (Koh & Liang 2017, §5.4): rows the model fits only
@@ -686,13 +689,16 @@ class InfluencePruner(_PruningMixin, BaseEstimator):
         Parameters
         ----------
         X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            The training data.
         y : array-like of shape (n_samples,) or (n_samples, n_targets)
+            The training targets.
         sample_weight : array-like of shape (n_samples,), default=None
             Passed to the estimator's ``fit`` and to the explainer.
 
         Returns
         -------
         self : InfluencePruner
+            The fitted pruner (``support_``, ``sample_indices_``, scores).
         """
         self._validate_params()
         if y is None:
@@ -711,13 +717,19 @@ class InfluencePruner(_PruningMixin, BaseEstimator):
         Parameters
         ----------
         X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            The training data.
         y : array-like of shape (n_samples,) or (n_samples, n_targets)
+            The training targets.
         sample_weight : array-like of shape (n_samples,), default=None
+            Passed to the estimator's ``fit`` and to the explainer; the kept
+            rows' weights are ``sample_weight[pruner.sample_indices_]``.
 
         Returns
         -------
         X_resampled : same type as X, (n_kept, n_features)
+            The rows kept.
         y_resampled : same type as y, (n_kept,) or (n_kept, n_targets)
+            Their targets.
         """
         self.fit(X, y, sample_weight=sample_weight)
         X = X.tocsr() if sp.issparse(X) else X
@@ -767,13 +779,16 @@ class _BaseInfluencePruned(_PruningMixin, MetaEstimatorMixin, BaseEstimator):
         Parameters
         ----------
         X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            The training data.
         y : array-like of shape (n_samples,) or (n_samples, n_targets)
+            The training targets.
         sample_weight : array-like of shape (n_samples,), default=None
             Used for scoring and for the final fit.
 
         Returns
         -------
         self : estimator
+            The fitted meta-estimator.
         """
         self._validate_params()
         if y is None:

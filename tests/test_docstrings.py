@@ -42,46 +42,10 @@ CHECKS = {
 # Top-level names (what a reader lands on from the reference index) must also show an example.
 TOP_LEVEL_CHECKS = CHECKS | {"EX01"}
 
-# Known failures, as "name: code" strings, each in a module another engineer was editing
-# when this test was written (explainer.py, pruning.py, diagnostics.py, plotting.py).
-# Mostly PR07 (a parameter documented on a shared line, e.g. "X, y : ...", or with a type
-# and no description) and RT03 ("self" returned without a description). This list must
-# only shrink: a failure not listed fails the test; a listed one that has been fixed is
-# reported by a warning (delete its line) rather than failing, so fixing a docstring never
-# breaks anyone's build.
-KNOWN_FAILURES = {
-    "skinfluence.InfluenceDisplay.plot: RT03",
-    "skinfluence.InfluenceExplainer.fit: RT03",
-    "skinfluence.InfluenceExplainer.group_self_influence: PR01",
-    "skinfluence.InfluenceExplainer.jackknife_plus_interval: RT03",
-    "skinfluence.InfluenceExplainer.loo_loss: RT03",
-    "skinfluence.InfluenceExplainer.loo_score: PR07",
-    "skinfluence.InfluenceExplainer.loo_score: RT03",
-    "skinfluence.InfluenceExplainer.metric_influence: PR07",
-    "skinfluence.InfluenceExplainer.metric_influence: RT03",
-    "skinfluence.InfluenceExplainer.perturbation_influence: RT03",
-    "skinfluence.InfluenceExplainer.top_influences: PR01",
-    "skinfluence.InfluenceExplainer.verify: PR01",
-    "skinfluence.InfluencePlotDisplay.plot: PR07",
-    "skinfluence.InfluencePlotDisplay.plot: RT03",
-    "skinfluence.InfluencePlotDisplay: PR07",
-    "skinfluence.InfluencePruner.fit: PR07",
-    "skinfluence.InfluencePruner.fit: RT03",
-    "skinfluence.InfluencePruner.fit_resample: PR07",
-    "skinfluence.InfluencePruner.fit_resample: RT03",
-    "skinfluence.LOOAgreementDisplay.plot: PR07",
-    "skinfluence.LOOAgreementDisplay.plot: RT03",
-    "skinfluence.LOOAgreementDisplay: PR07",
-    "skinfluence.LabelIssueCurveDisplay.plot: PR07",
-    "skinfluence.LabelIssueCurveDisplay.plot: RT03",
-    "skinfluence.SelfInfluenceDisplay.plot: RT03",
-    "skinfluence.SelfInfluenceDisplay: PR07",
-    "skinfluence.find_label_issues: PR07",
-    "skinfluence.influence_scores: PR07",
-    "skinfluence.summary_frame: RT03",
-    "skinfluence.supports: RT03",
-    "skinfluence.top_influences: PR07",
-}
+# Known failures, as "name: code" strings: none — every public docstring passes. A new
+# failure fails the test; a name added here (temporarily, with a reason) that gets fixed
+# is reported by a warning.
+KNOWN_FAILURES = set()
 
 
 def _public_objects():
