@@ -318,7 +318,7 @@ class InfluenceExplainer(BaseEstimator):
         else:
             self.solver_ = self.solver
         self._solver_params = check_solver_params(self.solver_, self.solver_params)
-        self._final_for_names = final
+        self._steps, self._final = steps, final  # _prepare names features after it
         self._prepare(rule, design, Y, s)
         self._refine_outcome = None
         if refine == "auto" and self.damping == 0 and self.stationarity_ > STATIONARITY_TOL:
@@ -349,7 +349,6 @@ class InfluenceExplainer(BaseEstimator):
         if self.n_refine_iter_:
             rule.write_to(final)
         self.estimator_ = estimator
-        self._steps, self._final = steps, final
         self.train_index_ = train_index
         self.params_ = rule.params
         self.n_params_ = rule.n_params
@@ -374,7 +373,7 @@ class InfluenceExplainer(BaseEstimator):
             raise SingularHessianError(
                 explain_singular_hessian(
                     exc, rule, design, Y, s, self.damping,
-                    getattr(self._final_for_names, "feature_names_in_", None),
+                    getattr(self._final, "feature_names_in_", None),
                 )
             ) from None
         Z = rule.decision(design)
