@@ -13,6 +13,7 @@ import scipy.sparse as sp
 from sklearn.utils._param_validation import (
     Interval,
     InvalidParameterError,
+    StrOptions,
     validate_parameter_constraints,
 )
 
@@ -30,7 +31,7 @@ from ._structured import BlockDiagonalHessian, FullHessian
 #: Parameters each solver accepts through ``solver_params``, with defaults.
 SOLVER_PARAMS = {
     "cholesky": {},
-    "dual": {},
+    "dual": {"tile": None, "backend": "numpy"},
     "cg": {"tol": 1e-10, "maxiter": None},
     "lissa": {
         "recursion_depth": 5000,
@@ -50,6 +51,8 @@ SOLVER_PARAM_CONSTRAINTS = {
     "batch_size": [Interval(Integral, 1, None, closed="left")],
     "scale": [Interval(Real, 0, None, closed="neither"), None],
     "random_state": ["random_state"],
+    "tile": [Interval(Integral, 1, None, closed="left"), None],
+    "backend": [StrOptions({"numpy", "dask"})],
 }
 
 #: ``solver="auto"`` factorises when the dense Hessian has at most this many rows
@@ -126,7 +129,7 @@ def make_inverse(solver, rule, design, Y, s, damping, params):
                 "Ridge); multinomial LogisticRegression couples its classes. Use "
                 "solver='cg'."
             )
-        return DualInverse(design, W, rule.penalty, damping)
+        return DualInverse(design, W, rule.penalty, damping, **params)
     operator = HessianOperator(design, W, rule.penalty, damping, rule.null_columns)
     if solver == "cg":
         method = functools.partial(conjugate_gradient, tol=params["tol"], maxiter=params["maxiter"])

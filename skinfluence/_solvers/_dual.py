@@ -32,6 +32,10 @@ from .._design import row_chunks
 from ._cholesky import SingularHessianError
 
 
+#: Above this many rows the capacitance is held as lower-triangle tiles.
+TILED_ABOVE_SAMPLES = 15_000
+
+
 class DualBlock:
     """``H⁻¹`` for one output, ``H = diag(lam) + X̃ᵀ diag(w) X̃``, through ``n × n``.
 
@@ -61,9 +65,22 @@ class DualBlock:
             a[p] = self.tau
         self.a_inv = 1.0 / a
         self.s = np.sqrt(np.maximum(w, 0.0))
-        # G = I + S X̃ Λ_τ⁻¹ X̃ᵀ S, built and factorised in one n × n array: the
-        # scaling is in place, and G is symmetric, so its transpose (a Fortran-
-        # ordered view) goes to LAPACK without a copy.
+        self._factorize_capacitance()
+        if self.bordered:
+            self.c = self.s / np.sqrt(self.tau)
+            self.Gc = self._cho_solve(self.c[:, None])[:, 0]
+            self.cGc = float(self.c @ self.Gc)
+            if not self.cGc > 0:
+                raise SingularHessianError(
+                    "The intercept is undetermined (no row has curvature); pass damping > 0."
+                )
+
+    def _factorize_capacitance(self):
+        """``G = I + S X̃ Λ_τ⁻¹ X̃ᵀ S = L Lᵀ``, built and factorised in one n × n array.
+
+        The scaling is in place, and G is symmetric, so its transpose (a
+        Fortran-ordered view) goes to LAPACK without a copy.
+        """
         G = self._gram()
         G *= self.s[:, None]
         G *= self.s[None, :]
@@ -72,14 +89,14 @@ class DualBlock:
             self._factor = cho_factor(G.T, lower=True, overwrite_a=True, check_finite=False)
         except LinAlgError:  # pragma: no cover - G = I + PSD cannot fail but by rounding
             raise SingularHessianError("The dual system I + S X̃ Λ⁻¹ X̃ᵀ S is singular.") from None
-        if self.bordered:
-            self.c = self.s / np.sqrt(self.tau)
-            self.Gc = cho_solve(self._factor, self.c, check_finite=False)
-            self.cGc = float(self.c @ self.Gc)
-            if not self.cGc > 0:
-                raise SingularHessianError(
-                    "The intercept is undetermined (no row has curvature); pass damping > 0."
-                )
+
+    def _cho_solve(self, R):
+        """``G⁻¹ R``."""
+        return cho_solve(self._factor, R, check_finite=False)
+
+    def _whiten(self, R):
+        """``L⁻¹ R``, so that ``‖L⁻¹ r‖² = rᵀ G⁻¹ r``."""
+        return solve_triangular(self._factor[0], R, lower=True, check_finite=False)
 
     def _gram(self):
         """``X̃ Λ_τ⁻¹ X̃ᵀ`` as one dense ``n × n`` array, filled by blocks of rows.
@@ -105,7 +122,7 @@ class DualBlock:
 
     def _capacitance_solve(self, R, q):
         """Solve ``[[G, c], [cᵀ, 0]] [x; y] = [R; q]`` (or ``G x = R`` when not bordered)."""
-        GR = cho_solve(self._factor, R, check_finite=False)
+        GR = self._cho_solve(R)
         if not self.bordered:
             return GR, None
         y = (self.c @ GR - q) / self.cGc
@@ -131,8 +148,7 @@ class DualBlock:
         T = (Xr * self.a_inv).T  # Λ⁻¹ x̃, (p̃, m)
         base = np.einsum("jm,mj->m", T, Xr)
         R = self.s[:, None] * self.design.dot(T)  # (n, m)
-        L = self._factor[0]
-        Lr = solve_triangular(L, R, lower=True, check_finite=False)
+        Lr = self._whiten(R)
         quad = np.einsum("nm,nm->m", Lr, Lr)
         if self.bordered:
             q = Xr[:, -1] * self.a_inv[-1] * np.sqrt(self.tau)
@@ -150,12 +166,25 @@ class DualInverse:
         Diagonal per-row curvature (decoupled outputs only).
     penalty : ndarray of shape (K, p̃)
     damping : float
+    tile : int or None, default=None
+        Hold each ``n × n`` capacitance as lower-triangle tiles of at most this
+        many rows (:class:`~skinfluence._solvers._tiled.TiledDualBlock`:
+        half the memory, and the training leverages from ``diag(G⁻¹)``
+        instead of one triangular solve per row). ``None``: tiles when
+        ``n > 15,000`` (the full matrix would exceed 1.8 GB), one dense array
+        otherwise.
+    backend : {"numpy", "dask"}, default="numpy"
+        ``"dask"`` (tiled only) runs the tiled factorisation as ``dask.array``
+        tasks on the active dask scheduler.
     """
 
     coupled = False
     name = "dual"
 
-    def __init__(self, design, W, penalty, damping):
+    def __init__(self, design, W, penalty, damping, tile=None, backend="numpy"):
+        from ._tiled import TiledDualBlock
+
+        tiled = tile is not None or backend == "dask" or design.n_samples > TILED_ABOVE_SAMPLES
         K = W.shape[1]
         w = np.einsum("nkk->nk", W)
         lam = penalty + damping
@@ -168,7 +197,11 @@ class DualInverse:
                     break
             else:
                 keys.append((w[:, k], lam[k]))
-                self.blocks.append(DualBlock(design, w[:, k], lam[k]))
+                if tiled:
+                    block = TiledDualBlock(design, w[:, k], lam[k], tile=tile, backend=backend)
+                else:
+                    block = DualBlock(design, w[:, k], lam[k])
+                self.blocks.append(block)
                 self.block_of_output[k] = len(self.blocks) - 1
 
     def solve(self, B):
@@ -182,6 +215,13 @@ class DualInverse:
         K = self.block_of_output.size
         M = np.zeros((design.n_samples, K, K))
         n_train = self.blocks[0].design.n_samples
+        if design is self.blocks[0].design and hasattr(self.blocks[0], "training_quadratic_diagonal"):
+            # the training rows of tiled blocks: all at once from diag(G⁻¹)
+            for b, block in enumerate(self.blocks):
+                q = block.training_quadratic_diagonal()
+                for k in np.flatnonzero(self.block_of_output == b):
+                    M[:, k, k] = q
+            return M
         for rows in row_chunks(design.n_samples, 8 * (3 * n_train + 2 * design.n_columns)):
             Xr = design.dense_rows(rows)
             for b, block in enumerate(self.blocks):
