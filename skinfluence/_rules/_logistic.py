@@ -16,6 +16,7 @@ from scipy.special import expit, logsumexp, softmax
 
 from .._design import BLAS_CHUNK_ROWS, row_chunks
 from .._solvers import FullHessian
+from .._solvers._structured import SoftmaxHessian
 from ._base import LinearRule
 from ._classes import ClassLabelsMixin
 
@@ -102,6 +103,14 @@ class BinaryLogisticRule(ClassLabelsMixin, LinearRule):
         return np.stack([-a, a], axis=-1)
 
 
+#: How the multinomial Hessian is parametrised: ``"K-1"`` (the default:
+#: :class:`SoftmaxHessian`, the ``(K − 1) p̃`` identifiable subspace, when every
+#: output has the same penalty) or ``"K"`` (:class:`FullHessian`, the full
+#: ``K p̃`` matrix with its null space fixed; kept for comparison). Read at
+#: call time, so a benchmark or a test can switch it.
+MULTINOMIAL_PARAMETRISATION = "K-1"
+
+
 class MultinomialLogisticRule(ClassLabelsMixin, LinearRule):
     """Calculus of a fitted ``LogisticRegression`` with three or more classes.
 
@@ -152,6 +161,23 @@ class MultinomialLogisticRule(ClassLabelsMixin, LinearRule):
         return P * (dZ - np.sum(P * dZ, axis=-1, keepdims=True))
 
     def hessian(self, design, Y, s):
+        """``H = C Σᵢ sᵢ Dᵢ ⊗ x̃ᵢx̃ᵢᵀ + I_K ⊗ diag(λ)``, by BLAS-3.
+
+        With ``MULTINOMIAL_PARAMETRISATION = "K-1"`` and one penalty for
+        every class (L2 or none), a :class:`SoftmaxHessian`: only the
+        ``(K − 1) p̃`` block on the identifiable subspace ``1⊥ ⊗ R^p̃``
+        (``Dᵢ 1 = 0``), ``(K − 1)K/2`` block products. Otherwise (or an
+        elastic-net active set, whose pinned zeros differ by class) the full
+        matrix, see :meth:`full_hessian`.
+        """
+        if MULTINOMIAL_PARAMETRISATION == "K-1" and np.all(self.penalty == self.penalty[0]):
+            curvature = self.scale * s[:, :, None] * self.loss_curvature(Y, self.decision(design))
+            return SoftmaxHessian.assemble(
+                design, curvature, self.penalty[0], null_columns=self.null_columns
+            )
+        return self.full_hessian(design, Y, s)
+
+    def full_hessian(self, design, Y, s):
         """``H[(k,·),(j,·)] = C · X̃ᵀ diag(s ⊙ D_kj) X̃ + δ_kj diag(λ)``, by BLAS-3.
 
         Per chunk of rows and per output ``k``, one GEMM
