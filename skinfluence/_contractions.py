@@ -11,9 +11,18 @@ and the output buffers. With ``Δθᵢ = H⁻¹ (ŵᵢ ⊗ x̃ᵢ)`` for per-row
 - the first-order loss folds the test gradient into the right-hand side, so
   the ``(n_test, n_train)`` result is one GEMM per output with no ``K``-fold
   temporary (:func:`_influence_chunk`).
+
+One output and dense ``X`` (binary classifiers, single-target regressors):
+the per-row weights are folded into a cached weighted design
+``X̃_w = [X ⊙ ŵ, ŵ]`` (``InfluenceExplainer._weighted_train_design``), so that a
+chunk of the result is ONE GEMM ``Sᵀ X̃_wᵀ`` written straight into the output
+(no pass scaling columns, none adding the intercept, no copy); ``newton``'s
+loss change then overwrites those shifts in place (a Numba kernel per loss
+family, ``rule.loss_change_into``).
 """
 
 import numpy as np
+import scipy.sparse as sp
 
 from ._edits import group_params_shift
 
@@ -60,10 +69,28 @@ def _leverage_chunk(inverse, design, rows, chunk):
     return inverse.leverage_blocks(design.rows(rows[chunk]))
 
 
+def fused_applies(expl):
+    """Whether influence goes through the weighted design: one output, dense ``X``."""
+    return expl._rule.n_outputs == 1 and not sp.issparse(expl._design.X)
+
+
+def _fused_product(expl, B, out):
+    """``out ← Bᵀ X̃_wᵀ`` for ``B`` (p̃, m): ``out[j, i] = ŵᵢ · b_jᵀ x̃ᵢ``, one GEMM.
+
+    ``Bᵀ`` and ``X̃_wᵀ`` are transposed views (F-ordered), which BLAS reads in
+    place; ``out`` is C-contiguous and written directly.
+    """
+    return np.dot(B.T, expl._weighted_train_design().T, out=out)
+
+
 def _test_shift(expl, W, Xt, n):
     """``Δz_test`` of shape (K, m, n): ``Σ_l ŵ_il · x̃_testᵀ (H⁻¹)_kl x̃ᵢ``."""
     rule, inverse, design = expl._rule, expl._inverse, expl._design
     K, d, m = rule.n_outputs, design.n_columns, Xt.shape[0]
+    if fused_applies(expl):
+        dZ = np.empty((1, m, n))
+        _fused_product(expl, inverse.solve(Xt.T[None])[0], dZ[0])
+        return dZ
     dZ = np.zeros((K, m, n))
     if not inverse.coupled:
         S = inverse.solve(np.repeat(Xt.T[None], K, axis=0))
@@ -83,14 +110,53 @@ def _test_shift(expl, W, Xt, n):
     return dZ
 
 
-def _influence_chunk(expl, design_t, Yt, target, rows):
-    """Rows ``rows`` of ``influence`` (a joblib task; see ``InfluenceExplainer.influence``)."""
+def fused_in_place(expl, target):
+    """Whether ``_influence_chunk`` fills its rows with one GEMM (and a loss kernel).
+
+    One output, dense ``X``, and a target that is the shift itself
+    (``decision_function``; ``predict`` of a regressor) or the loss.
+    """
+    if not fused_applies(expl):
+        return False
+    if target.name == "predict":
+        return not hasattr(expl._rule, "classes")
+    return target.name in ("loss", "decision_function")
+
+
+def _influence_chunk(expl, design_t, Yt, target, rows, out=None):
+    """Rows ``rows`` of ``influence`` (a joblib task; see ``InfluenceExplainer.influence``).
+
+    Writes into ``out`` (the rows' slice of the result) when given, else
+    returns a new array.
+    """
     rule, inverse, design = expl._rule, expl._inverse, expl._design
     K, n = rule.n_outputs, expl.n_train_
-    W = expl._train_weights()
     Xt = design_t.dense_rows(rows)  # (m, p̃)
     Yr = None if Yt is None else Yt[rows]
     Zt = Xt @ rule.coef.T  # (m, K)
+    if fused_in_place(expl, target):
+        # Δz_ji = ŵᵢ x̃_jᵀ H⁻¹ x̃ᵢ, and the first-order loss ŵᵢ (r_j x̃_j)ᵀ H⁻¹ x̃ᵢ:
+        # one GEMM against X̃_w into the output, then (newton) the loss in place
+        if out is None:
+            out = np.empty((Xt.shape[0], n))
+        first_order_loss = expl.method == "first_order" and target.name == "loss"
+        B = Xt * rule.loss_gradient(Yr, Zt) if first_order_loss else Xt
+        _fused_product(expl, inverse.solve(B.T[None])[0], out)
+        if target.name == "loss" and expl.method == "newton":
+            rule.loss_change_into(Yr, Zt, out)
+        return out
+    result = _influence_chunk_general(expl, Xt, Yr, Zt, target, n)
+    if out is None:
+        return result
+    out[...] = result
+    return out
+
+
+def _influence_chunk_general(expl, Xt, Yr, Zt, target, n):
+    """``_influence_chunk`` for several outputs or sparse ``X``, and the other targets."""
+    rule, inverse, design = expl._rule, expl._inverse, expl._design
+    K = rule.n_outputs
+    W = expl._train_weights()
     if expl.method == "first_order" and target.name == "loss":
         # Δℓ = Σ_l ŵ_il · (r_test ⊗ x̃_test)ᵀ H⁻¹ (e_l ⊗ x̃ᵢ): r_test folded into the RHS
         Rt = rule.loss_gradient(Yr, Zt)

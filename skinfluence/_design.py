@@ -110,6 +110,35 @@ class DesignMatrix:
             G[p, p] = d.sum()
         return G
 
+    def weighted(self, w):
+        """``X̃_w = [X ⊙ w, w]``: row ``i`` of ``X̃`` times ``wᵢ``, dense X only.
+
+        A C-ordered float64 ``(n, p̃)`` array (``n·p̃·8`` bytes), written row
+        chunk by row chunk with no other temporary. With it, ``B X̃ᵀ diag(w)``
+        is one GEMM ``B X̃_wᵀ`` (the per-row scaling of the result and the
+        intercept column folded in), written straight into its destination.
+
+        Parameters
+        ----------
+        w : ndarray of shape (n_samples,)
+            The per-row weights.
+
+        Returns
+        -------
+        X_w : ndarray of shape (n_samples, n_columns)
+            ``X̃_w[i] = wᵢ x̃ᵢ``.
+        """
+        if sp.issparse(self.X):
+            raise TypeError("DesignMatrix.weighted needs a dense X (sparse X keeps rdot).")
+        X, p = self.X, self.X.shape[1]
+        w = np.asarray(w, dtype=np.float64)
+        out = np.empty((X.shape[0], self.n_columns))
+        for rows in row_chunks(X.shape[0], 8 * p, BLAS_CHUNK_ROWS):
+            np.multiply(X[rows], w[rows, None], out=out[rows, :p])
+        if self.fit_intercept:
+            out[:, p] = w
+        return out
+
     def dense_rows(self, index=slice(None)):
         """The rows ``index`` of ``X̃`` as a dense (n_rows, p̃) array.
 

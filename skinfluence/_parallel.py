@@ -79,7 +79,8 @@ def _progress(iterable, total, desc, verbose):
     yield from tqdm(iterator, total=total, desc=f"skinfluence: {desc}", unit="chunk")
 
 
-def map_chunks(func, chunks, *, n_jobs=None, verbose=0, desc="working", out=None):
+def map_chunks(func, chunks, *, n_jobs=None, verbose=0, desc="working", out=None,
+               in_place=False):
     """``[func(c) for c in chunks]`` through joblib, in order, with progress.
 
     Parameters
@@ -100,17 +101,31 @@ def map_chunks(func, chunks, *, n_jobs=None, verbose=0, desc="working", out=None
         When given, each chunk's result is written into ``out[chunk]`` as it
         arrives (nothing is kept or concatenated: peak memory is ``out`` plus
         the chunks in flight) and ``out`` is returned.
+    in_place : bool, default=False
+        With ``out``: ``func`` is called as ``func(chunk, dest)``. In this
+        process (one worker) ``dest`` is the view ``out[chunk]``, which
+        ``func`` fills itself (no chunk-sized result, no copy); workers of a
+        parallel backend get ``dest=None`` and return the chunk, copied into
+        ``out[chunk]`` as it arrives.
 
     Returns
     -------
     list of results, or ``out``
     """
     chunks = list(chunks)
-    if effective_n_jobs(n_jobs) == 1 or not chunks:
-        results = (func(c) for c in chunks)
+    serial = effective_n_jobs(n_jobs) == 1 or not chunks
+    if in_place and out is None:
+        raise ValueError("map_chunks(in_place=True) needs out=.")
+    if serial and in_place:
+        for _ in _progress((func(c, out[c]) for c in chunks), len(chunks), desc, verbose):
+            pass  # each call filled its slice of out; nothing is kept
+        return out
+    args = (None,) if in_place else ()
+    if serial:
+        results = (func(c, *args) for c in chunks)
     else:
         parallel = Parallel(n_jobs=n_workers(n_jobs, len(chunks)), return_as="generator")
-        results = parallel(delayed(func)(c) for c in chunks)
+        results = parallel(delayed(func)(c, *args) for c in chunks)
     results = _progress(results, len(chunks), desc, verbose)
     if out is None:
         return list(results)

@@ -16,6 +16,8 @@ from ._contractions import (
     _influence_chunk,
     _leverage_chunk,
     _newton_weights,
+    fused_applies,
+    fused_in_place,
 )
 from ._design import row_chunks
 from ._diagnose import (
@@ -382,7 +384,7 @@ class InfluenceExplainer(BaseEstimator):
         self._inverse = inverse
         self._grad = weight * rule.loss_gradient(Y, Z)  # gᵢ = (c sᵢ ⊙ rᵢ) ⊗ x̃ᵢ
         self._curvature = weight[:, :, None] * rule.curvature_matrix(Y, Z)
-        self._M = self._newton_w = self._undefined = None
+        self._M = self._newton_w = self._undefined = self._wdesign = None
         # stationarity on a sample of rows here (it decides whether to polish);
         # on every row once the leverages are known (_finish)
         self.stationarity_ = np.nan if rule.smooth_surrogate else self._stationarity(design, Y, s)
@@ -533,6 +535,22 @@ class InfluenceExplainer(BaseEstimator):
                 )
         return self._newton_w[index]
 
+    def _weighted_train_design(self):
+        """``X̃_w = [X ⊙ ŵ, ŵ]`` for the current ``ŵ`` (one output, dense ``X``), cached.
+
+        Fitted state of ``n·p̃·8`` bytes, built on first use by ``influence``
+        and rebuilt whenever the weights change (``fit``, or ``method`` set
+        to the other value): influence is then one GEMM per chunk of test
+        points, written straight into the result.
+        """
+        self._train_weights()
+        source = self._grad if self.method == "first_order" else self._newton_w
+        cached = getattr(self, "_wdesign", None)
+        if cached is None or cached[0] is not source:
+            self._wdesign = None  # the old one is freed before the new one is built
+            self._wdesign = (source, self._design.weighted(source[:, 0]))
+        return self._wdesign[1]
+
     @property
     def undefined_rows_(self):
         """Rows whose removal leaves a parameter unidentified (see the class docstring)."""
@@ -611,14 +629,22 @@ class InfluenceExplainer(BaseEstimator):
         K, n = self._rule.n_outputs, self.n_train_
         width = target.width(self._rule)
         first_order_loss = self.method == "first_order" and target.name == "loss"
-        per_row = 8 * n * (2 if first_order_loss else 4 * K + 2 * (width or 1))
+        d = self._design.n_columns
+        if fused_in_place(self, target) and (
+            target.name != "loss" or first_order_loss or self._rule.loss_change_kernel
+        ):
+            per_row = 8 * 4 * d  # one GEMM into the result: no (m, n) temporary
+        else:
+            per_row = 8 * n * (2 if first_order_loss else 4 * K + 2 * (width or 1))
         chunks = split_for_workers(list(row_chunks(design_t.n_samples, per_row)), self.n_jobs)
         self._train_weights()  # computed once here, not in every worker
+        if fused_applies(self):
+            self._weighted_train_design()
         shape = (design_t.n_samples, n) + ((width,) if width else ())
         values = map_chunks(
             functools.partial(_influence_chunk, self, design_t, Yt, target),
             chunks, n_jobs=self.n_jobs, verbose=self.verbose,
-            desc="influence on test points", out=np.empty(shape),
+            desc="influence on test points", out=np.empty(shape), in_place=True,
         )
         if as_frame:
             if values.ndim != 2:

@@ -159,6 +159,20 @@ class LinearRule:
         """``ℓ(y, z + Δz) − ℓ(y, z)``, evaluated exactly (not linearised)."""
         return self.loss(Y, Z + dZ) - self.loss(Y, Z)
 
+    #: True when ``loss_change_into`` runs a Numba kernel that allocates
+    #: nothing of the size of ``D`` (else it falls back on ``loss_change``).
+    loss_change_kernel = False
+
+    def loss_change_into(self, Y, Z, D):
+        """``D[j, i] ← ℓ(y_j, z_j + D[j, i]) − ℓ(y_j, z_j)`` in place, one output.
+
+        ``Y`` and ``Z`` have shape (m, 1), ``D`` (m, n) holds the shifts of
+        the decision values. This fallback goes through ``loss_change`` (with
+        temporaries of the size of ``D``); rules with ``loss_change_kernel``
+        overwrite ``D`` elementwise without them.
+        """
+        D[...] = self.loss_change(Y[:, None, :], Z[:, None, :], D[:, :, None])
+
     # -------------------------------------------------------------- objective
     def objective(self, design, Y, s):
         """``J(θ̂)`` at the rule's parameters."""

@@ -19,6 +19,7 @@ from .._solvers import FullHessian
 from .._solvers._structured import SoftmaxHessian
 from ._base import LinearRule
 from ._classes import ClassLabelsMixin
+from ._loss_kernels import softplus_change, softplus_diff_np
 
 
 def effective_penalty(estimator):
@@ -83,6 +84,26 @@ class BinaryLogisticRule(ClassLabelsMixin, LinearRule):
 
     def output_loss(self, Y, Z):
         return np.logaddexp(0.0, Z) - Y * Z
+
+    loss_change_kernel = True
+
+    def loss_change(self, Y, Z, dZ):
+        """``sp(z + Δ) − sp(z) − yΔ`` (``sp(x) = log(1 + eˣ)``), free of cancellation.
+
+        For ``y = 1`` it is ``sp(−z − Δ) − sp(−z)``; each softplus difference
+        is ``log1p(σ(u)·expm1(δ))`` for ``|δ| ≤ 1`` (see ``_loss_kernels``).
+        """
+        change = np.where(Y == 1, softplus_diff_np(-Z, -dZ), softplus_diff_np(Z, dZ) - Y * dZ)
+        return np.sum(change, axis=-1)
+
+    def loss_change_into(self, Y, Z, D):
+        """In place by the softplus kernel: ``D(u, δ)`` with ``u = ±z``, ``δ = ±Δ``."""
+        y = Y[:, 0]
+        if not np.all((y == 0) | (y == 1)):
+            return super().loss_change_into(Y, Z, D)
+        sign = 1.0 - 2.0 * y
+        softplus_change(D, sign, np.ascontiguousarray(sign * Z[:, 0]))
+        return None
 
     def loss_gradient(self, Y, Z):
         return expit(Z) - Y

@@ -27,6 +27,13 @@ from scipy.special import expit
 
 from ._base import LinearRule
 from ._classes import ClassLabelsMixin
+from ._loss_kernels import (
+    MARGIN_KINDS,
+    margin_change,
+    margin_diff_np,
+    softplus_change,
+    softplus_diff_np,
+)
 
 
 def _squared_hinge(m):
@@ -145,6 +152,23 @@ class OneVsRestMarginRule(ClassLabelsMixin, LinearRule):
 
     def output_loss(self, Y, Z):
         return self._phi(Y * Z)
+
+    loss_change_kernel = True
+
+    def loss_change(self, Y, Z, dZ):
+        """``Σ_k φ(y(z + Δ)) − φ(y z)``, piece by piece (see ``_loss_kernels``)."""
+        m, d = Y * Z, Y * dZ
+        if self.loss_name == "log_loss":  # φ(m) = sp(−m)
+            return np.sum(softplus_diff_np(-m, -d), axis=-1)
+        return np.sum(margin_diff_np(MARGIN_KINDS[self.loss_name], m, d), axis=-1)
+
+    def loss_change_into(self, Y, Z, D):
+        """In place by the softplus or margin kernel, one output."""
+        y, z = np.ascontiguousarray(Y[:, 0]), np.ascontiguousarray(Z[:, 0])
+        if self.loss_name == "log_loss":
+            softplus_change(D, -y, -y * z)
+        else:
+            margin_change(D, y, z, MARGIN_KINDS[self.loss_name])
 
     def loss_gradient(self, Y, Z):
         return Y * self._dphi(Y * Z)

@@ -18,6 +18,7 @@ import numpy as np
 
 from ._base import LinearRule
 from ._classes import ClassLabelsMixin
+from ._loss_kernels import squared_change
 from ._margin import OneVsRestMarginRule, check_sgd
 
 
@@ -69,6 +70,12 @@ class SquaredErrorRule(LinearRule):
     def loss_change(self, Y, Z, dZ):
         # (y − z − Δz)² − (y − z)² = Δz·(Δz + 2(z − y)), free of cancellation.
         return self.factor * np.sum(dZ * (dZ + 2.0 * (Z - Y)), axis=-1)
+
+    loss_change_kernel = True
+
+    def loss_change_into(self, Y, Z, D):
+        """In place: ``D ← f·D (D + 2(z − y))``, one output."""
+        squared_change(D, np.ascontiguousarray(2.0 * (Z[:, 0] - Y[:, 0])), float(self.factor))
 
     def loss_gradient(self, Y, Z):
         return 2.0 * self.factor * (Z - Y)
