@@ -390,7 +390,26 @@ def fmt(t):
     return f"{t:.3f}" if t < 10 else f"{t:.1f}"
 
 
+def print_summary(kind, rows, use_pydvl):
+    """One row per size with every ratio the issue's targets read (README's results table)."""
+    print(f"\n### {kind}: summary (ratios < 1: ours faster or smaller)\n")
+    print("| threads | n | p | ours (s) | floor (s) | ours/floor | pyinfluence (s) | ours/pyinfluence "
+          "| ours, no intercept (s) | pyDVL (s) | ours/pyDVL | self: ours/floor "
+          "| self: ours/pyinfluence | self: ours/pyDVL | newton/fo time | newton/fo peak |")
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for r in rows:
+        dvl = (f"{fmt(r['fo0'])} | {fmt(r['dvl'])} | {r['fo0'] / r['dvl']:.3f}"
+               if use_pydvl else "— | — | —")
+        self_dvl = f"{r['self_fo0'] / r['self_dvl']:.3f}" if use_pydvl else "—"
+        print(f"| {r['threads']} | {r['n']} | {r['p']} | {fmt(r['fo'])} | {fmt(r['floor'])} | "
+              f"{r['fo'] / r['floor']:.2f} | {fmt(r['pyinf'])} | {r['fo'] / r['pyinf']:.2f} | "
+              f"{dvl} | {r['self_fo'] / r['self_floor']:.2f} | "
+              f"{r['self_fo'] / r['self_pyinf']:.2f} | {self_dvl} | {r['nt'] / r['fo']:.2f} | "
+              f"{r['nt_mem'] / r['fo_mem']:.2f} |")
+
+
 def print_tables(kind, rows, m, use_pydvl):
+    print_summary(kind, rows, use_pydvl)
     print(f"\n### {kind}: influence matrix ({m} test points × n), fit + influence, best of {REPEAT}\n")
     head = "| threads | n | p | ours (s) | floor (s) | ours/floor | pyinfluence (s) | ours/pyinfluence |"
     sep = "|---:|---:|---:|---:|---:|---:|---:|---:|"
