@@ -197,7 +197,7 @@ def main():
               f"{r['traced_state'] / 1e6:.1f} | {(r['peak'] - r['result']) / 1e6:.1f} | "
               f"{'yes' if r['peak'] <= budget else '**no**'} |")
     fits = {r["method"]: r["t_fit"] for r in results}
-    print(f"\nExplainer fit: " + ", ".join(f"{k} {v:.2f} s" for k, v in fits.items())
+    print("\nExplainer fit: " + ", ".join(f"{k} {v:.2f} s" for k, v in fits.items())
           + f". Total wall time {time.perf_counter() - t0:.0f} s.")
 
 
