@@ -9,8 +9,9 @@ leave-one-out for GLMs): the ``K = n`` limit of cross-validation, at the cost
 of one fit. The confident-learning rules below are re-implemented from their
 published definitions (cleanlab 2.x semantics; identical masks on the same
 probabilities); cleanlab is not a dependency. A second round on the model
-refitted without the flagged rows (``n_rounds=2``, the default) is what makes
-the result better than cleanlab's (``benchmarks/README.md``).
+without the flagged rows (``n_rounds=2``, the default; that model comes from
+the group edit of the one fit, not from a refit) is what makes the result
+better than cleanlab's (``benchmarks/README.md``).
 """
 
 import numpy as np
@@ -21,6 +22,10 @@ from sklearn.pipeline import Pipeline
 from sklearn.utils import _safe_indexing
 from sklearn.utils.validation import check_is_fitted
 
+from ._contractions import LEVERAGE_ONE_TOL
+from ._design import row_chunks
+from ._edits import group_params_shift
+from ._targets import get_target
 from .explainer import InfluenceExplainer
 
 FILTERS = (
@@ -62,8 +67,9 @@ def find_label_issues(
     these are the probabilities of each row under the model fitted without
     it, from **one fit**: ``InfluenceExplainer(method).loo_predictions(
     "predict_proba")``. By default (``n_rounds=2``) confident learning then
-    runs again on the model refitted without the rows it flagged: two fits
-    in all, against cleanlab's six for 5 folds.
+    runs again on the model without the rows it flagged, obtained from the
+    same fit by the group edit (no refit): one fit in all, against
+    cleanlab's six for 5 folds.
 
     With ``p̂ᵢ`` row ``i``'s leave-one-out probabilities and ``ỹᵢ`` its given
     label, confident learning computes per-class thresholds
@@ -131,18 +137,19 @@ def find_label_issues(
         each class unflagged.
     n_rounds : {1, 2}, default=2
         ``1``: confident learning on the leave-one-out probabilities of the
-        model fitted to all rows (one fit). ``2``: then refit the estimator
-        without the rows flagged in round 1 and apply confident learning again
-        to the *cleaned* model's probabilities: out-of-sample for the rows it
-        was not fitted on, leave-one-out for the others (two fits; cleanlab's
-        5-fold probabilities cost six). The flipped rows pull the model
-        towards their wrong labels, which makes the other flipped rows look
-        plausible; without the first round's rows the second model sees them
-        clearly. ``2`` is the default because on ``benchmarks/bench_mislabel.py``
-        (10 classification settings) its masks have F1 0.84 against 0.77 for
-        one round (precision 0.86 vs 0.75, recall 0.83 vs 0.80), and its
-        ranking finds as many flipped labels as the best of training loss and
-        cleanlab in every cell, more by ≥ 1 sd in 26 of 40.
+        model fitted to all rows. ``2``: then remove the rows flagged in
+        round 1 and apply confident learning again to the *cleaned* model's
+        probabilities: out of sample for the removed rows, leave-one-out for
+        the others. The cleaned model is not refitted: it is the group edit
+        of the one fit (a Newton step of the objective without the flagged
+        rows through the Woodbury identity, then two chord steps with the
+        same Hessian; see :func:`rank_suspicious`, ``by="cleaned_confidence"``,
+        for the formulas). One fit either way; cleanlab's 5-fold
+        probabilities cost six. The flipped rows pull the model towards their
+        wrong labels, which makes the other flipped rows look plausible;
+        without the first round's rows the second model sees them clearly.
+        ``2`` is the default because on ``benchmarks/bench_mislabel.py``
+        its masks are more precise than one round's (see the README there).
     explainer_params : dict, default=None
         Other parameters of :class:`InfluenceExplainer` (``solver``,
         ``damping``, ``n_jobs``, ...).
@@ -226,7 +233,7 @@ def find_label_issues(
     proba = expl.loo_predictions(target="predict_proba")
     mask = _mask(labels, proba, **options)
     if n_rounds == 2:
-        proba = _cleaned_proba(expl, estimator, X, y, sample_weight, mask)
+        proba = _cleaned_proba(expl, mask)
         mask = _mask(labels, proba, **options)
     if return_indices_ranked_by is None:
         return mask
@@ -244,29 +251,164 @@ def _mask(labels, proba, **options):
     return mask
 
 
-def _cleaned_proba(expl, estimator, X, y, sample_weight, flagged):
-    """Probabilities of the model refitted without ``flagged``: out-of-sample for those
-    rows, leave-one-out (the explainer's method) for the others."""
+CLEANED_VARIANTS = ("group_loo", "clean_loo", "in_sample")
+#: Newton steps towards the model without the flagged rows: the group edit, then
+#: chord steps with its Hessian (chosen on ``benchmarks/bench_mislabel.py``).
+CLEAN_STEPS = 3
+
+
+def _without_rows(expl, rows, n_steps=1):
+    """The model without the training rows ``rows``, from the one fit: shifts and leverages.
+
+    With ``U_G`` the design rows of ``G = rows`` (``I_K ⊗ x̃ⱼ``), ``C_G`` their
+    curvature blocks and ``g_G`` their gradients at ``θ̂``, one Newton step of
+    the objective without ``G`` is ``Δθ_G = (H − U_G C_G U_Gᵀ)⁻¹ U_G g_G``
+    (``_edits.group_params_shift``; exact for least squares). Every row's
+    decision values move by ``Δzᵢ = Uᵢᵀ Δθ_G``, and its leverage block under
+    ``A = H − U_G C_G U_Gᵀ`` is, by Woodbury,
+    ``M′ᵢ = Mᵢ + Qᵢ (I − C_G M_G)⁻¹ C_G Qᵢᵀ`` with ``Qᵢ = Uᵢᵀ H⁻¹ U_G`` and
+    ``M_G = U_Gᵀ H⁻¹ U_G``: one solve with ``|G|·K`` right-hand sides, no new
+    factorisation and no refit.
+
+    ``n_steps − 1`` chord steps follow the group edit,
+    ``θ ← θ − A⁻¹ ∇J₋G(θ)`` with ``∇J₋G`` the gradient of the objective
+    without ``G`` (``sⱼ = 0`` for ``j ∈ G``) and ``A⁻¹ b = H⁻¹ b +
+    H⁻¹ U_G (I − C_G M_G)⁻¹ C_G U_Gᵀ H⁻¹ b``: a Newton iteration with the
+    Hessian frozen at the first step (linear convergence, no new
+    factorisation). For least squares the first step is already exact.
+
+    Returns ``(dZ, M_prime)`` of shapes (n, K) and (n, K, K), ``dZ`` the
+    total shift of the decision values, or None when removing ``G`` leaves
+    a parameter unidentified.
+    """
+    rule, design, inverse = expl._rule, expl._design, expl._inverse
+    rows = np.asarray(rows, dtype=np.intp)
+    K, d, n = rule.n_outputs, design.n_columns, expl.n_train_
+    dTheta, undefined = group_params_shift(expl, [rows], "newton")
+    if undefined[0] or not np.all(np.isfinite(dTheta)):
+        return None
+    g = rows.size
+    XG = design.dense_rows(rows)  # (g, p̃)
+    E = np.zeros((K, d, g * K))
+    for k in range(K):
+        E[k, :, k::K] = XG.T  # column j·K + k: e_k ⊗ x̃ⱼ
+    V = inverse.solve(E)  # (K, p̃, gK): H⁻¹ U_G
+    MG = np.einsum("jd,kdc->jkc", XG, V).reshape(g * K, g * K)
+    CG = np.zeros((g * K, g * K))
+    blocks = expl._curvature[rows]  # (g, K, K)
+    for j in range(g):
+        CG[j * K : (j + 1) * K, j * K : (j + 1) * K] = blocks[j]
+    A = np.eye(g * K) - CG @ MG
+    sigma = np.linalg.svd(A, compute_uv=False)
+    if sigma[-1] < LEVERAGE_ONE_TOL * max(1.0, sigma[0]):
+        return None
+    T = np.linalg.solve(A, CG)  # (I − C_G M_G)⁻¹ C_G
+    theta = rule.coef + dTheta[0]
+    if n_steps > 1:
+        s_without = np.array(expl._s, dtype=np.float64, copy=True)
+        s_without[rows] = 0.0
+        for _ in range(n_steps - 1):  # chord steps: A kept, gradient at the new θ
+            grad = rule.with_coef(theta).objective_gradient(design, expl._Y, s_without)
+            h = inverse.solve(grad[:, :, None])[:, :, 0]  # (K, p̃)
+            u = np.einsum("jd,kd->jk", XG, h).reshape(g * K)
+            theta = theta - (h + np.einsum("kdc,c->kd", V, T @ u))
+    dZ = design.dot((theta - rule.coef).T).reshape(n, K)
+    M_prime = np.array(expl._leverage, dtype=np.float64, copy=True)
+    for chunk in row_chunks(n, 8 * (3 * K * g * K + d)):
+        Q = np.einsum("rd,kdc->rkc", design.dense_rows(chunk), V)  # (r, K, gK)
+        M_prime[chunk] += np.einsum("rkc,rlc->rkl", Q @ T, Q)
+    return dZ, M_prime
+
+
+def _solve_rows(M, C, B):
+    """``(I − Mᵢ Cᵢ)⁻¹ bᵢ`` for every row (K × K blocks); NaN where singular to rounding."""
+    K = B.shape[1]
+    A = np.eye(K) - M @ C
+    sigma = np.linalg.svd(A, compute_uv=False)
+    undefined = sigma[:, -1] < LEVERAGE_ONE_TOL * np.maximum(1.0, sigma[:, 0])
+    A[undefined] = np.eye(K)
+    out = np.linalg.solve(A, B[:, :, None])[:, :, 0]
+    out[undefined] = np.nan
+    return out
+
+
+def _loo_decision(M, grad, C, Z):
+    """Newton's leave-one-out decision values ``zᵢ + (I − Mᵢ Cᵢ)⁻¹ Mᵢ gᵢ`` (NaN where singular)."""
+    return Z + _solve_rows(M, C, np.einsum("ikl,il->ik", M, grad))
+
+
+def _newton_loo_proba(expl):
+    """Newton's leave-one-out probabilities whatever the explainer's ``method``."""
+    rule = expl._rule
+    Z = _loo_decision(expl._leverage, expl._grad, expl._curvature, expl._Z)
+    return get_target("predict_proba", rule).value(rule, expl._Y, Z)
+
+
+def _cleaned_proba(expl, flagged, variant="group_loo", n_steps=CLEAN_STEPS):
+    """Probabilities of the model without the rows ``flagged``, from the one fit.
+
+    ``θ_clean = θ̂ + Δθ_G`` by the group edit (:func:`_without_rows`, ``G`` the
+    flagged rows). Flagged rows are scored out of sample, at
+    ``z_clean = zᵢ + Δzᵢ``; the others (``variant``):
+
+    - ``"group_loo"``: removing ``G ∪ {i}`` in one Newton step from ``θ̂``:
+      ``zᵢ + (I − M′ᵢ Cᵢ)⁻¹ (Δzᵢ + M′ᵢ gᵢ)`` (Sherman–Morrison on ``A``);
+    - ``"clean_loo"``: Newton's leave-one-out about ``θ_clean``, the gradient
+      and curvature at ``z_clean``: ``z_clean + (I − M′ᵢ C̃ᵢ)⁻¹ M′ᵢ g̃ᵢ``;
+    - ``"in_sample"``: ``z_clean`` (no leave-one-out correction).
+
+    With ``n_steps > 1``, ``θ_clean`` takes ``n_steps − 1`` more chord steps
+    (:func:`_without_rows`) and ``Δzᵢ`` is the total shift. The first two
+    variants are equal, and exact, for least squares.
+    """
+    rule, Y, Z = expl._rule, expl._Y, expl._Z
     if not flagged.any():
-        return expl.loo_predictions(target="predict_proba")
+        return _newton_loo_proba(expl)
+    state = _without_rows(expl, np.flatnonzero(flagged), n_steps)
+    if state is None:  # the flagged rows alone determine a parameter: keep round 1
+        return _newton_loo_proba(expl)
+    dZ, M = state
+    rest = ~flagged
+    Zs = Z + dZ
+    if variant == "group_loo":
+        B = dZ[rest] + np.einsum("ikl,il->ik", M[rest], expl._grad[rest])
+        Zs[rest] = Z[rest] + _solve_rows(M[rest], expl._curvature[rest], B)
+    elif variant == "clean_loo":
+        weight = rule.scale * expl._s[rest]
+        Zr = Zs[rest]
+        grad = weight * rule.loss_gradient(Y[rest], Zr)
+        curv = weight[:, :, None] * rule.curvature_matrix(Y[rest], Zr)
+        Zs[rest] = _loo_decision(M[rest], grad, curv, Zr)
+    elif variant != "in_sample":
+        raise ValueError(f"variant must be one of {CLEANED_VARIANTS}, got {variant!r}.")
+    return get_target("predict_proba", rule).value(rule, Y, Zs)
+
+
+def _refit_cleaned_proba(expl, estimator, X, y, sample_weight, flagged):
+    """The two-fit version of :func:`_cleaned_proba` (kept for the benchmark): the
+    estimator refitted without ``flagged``, out-of-sample for those rows,
+    Newton's leave-one-out of the refit for the others."""
+    if not flagged.any():
+        return _newton_loo_proba(expl)
     keep = np.flatnonzero(~flagged)
     X_keep, y_keep = _safe_indexing(X, keep), _safe_indexing(y, keep)
     w_keep = None if sample_weight is None else np.asarray(sample_weight)[keep]
     refit = _fit_clone(estimator, X_keep, y_keep, w_keep)
     if not np.array_equal(np.asarray(refit.classes_), np.asarray(estimator.classes_)):
-        return expl.loo_predictions(target="predict_proba")  # a class lost: keep round 1
-    inner = clone(expl).fit(refit, X_keep, y_keep, w_keep)
+        return _newton_loo_proba(expl)  # a class lost: keep round 1
+    inner = InfluenceExplainer(method="newton").fit(refit, X_keep, y_keep, w_keep)
     proba = np.empty((flagged.size, len(estimator.classes_)))
     proba[keep] = inner.loo_predictions(target="predict_proba")
     proba[flagged] = refit.predict_proba(_safe_indexing(X, np.flatnonzero(flagged)))
     return proba
 
 
-def cleaned_confidence_scores(explainer, **options):
-    """``1 − p̃ᵢ(yᵢ)`` under the model refitted without confident learning's flagged rows.
+def cleaned_confidence_scores(explainer, *, variant="group_loo", n_steps=CLEAN_STEPS, **options):
+    """``1 − p̃ᵢ(yᵢ)`` under the model without confident learning's flagged rows.
 
-    Newton's leave-one-out probabilities in both rounds, whatever the explainer's
-    method (a Newton copy of a first-order explainer is fitted).
+    Round 1: confident learning on Newton's leave-one-out probabilities
+    (whatever the explainer's ``method``); then the flagged rows are removed
+    by the group edit (:func:`_cleaned_proba`): no refit.
     """
     from .ranking import _given_label_index
 
@@ -276,13 +418,8 @@ def cleaned_confidence_scores(explainer, **options):
             "by='cleaned_confidence' needs an estimator with predict_proba; use "
             "by='loo_confidence' (the leave-one-out margin) for this model."
         )
-    X, y, sample_weight = explainer._fit_data
-    if explainer.method != "newton":  # the better variant on the benchmark, whatever the method
-        explainer = clone(explainer).set_params(method="newton").fit(
-            explainer.estimator_, X, y, sample_weight)
-    proba = explainer.loo_predictions(target="predict_proba")
-    flagged = _mask(labels, proba, **options)
-    proba = _cleaned_proba(explainer, explainer.estimator_, X, y, sample_weight, flagged)
+    flagged = _mask(labels, _newton_loo_proba(explainer), **options)
+    proba = _cleaned_proba(explainer, flagged, variant, n_steps)
     return 1.0 - proba[np.arange(labels.size), labels]
 
 

@@ -4,10 +4,17 @@ import numpy as np
 from sklearn.base import is_classifier
 from sklearn.utils import check_random_state
 
+from ._contractions import LEVERAGE_ONE_TOL
 from .explainer import InfluenceExplainer
 
-_RANKINGS = ("auto", "cleaned_confidence", "loo_loss", "loo_confidence", "self_influence",
-             "loss", "random")
+_RANKINGS = ("auto", "cleaned_confidence", "cleaned_residual", "loo_loss", "loo_confidence",
+             "self_influence", "loss", "random")
+#: ``by="cleaned_residual"``: flag rows whose studentised residual exceeds this
+#: many robust standard deviations (``1.4826 × median``) ...
+RESIDUAL_THRESHOLD = 2.0
+#: ... and remove them, re-flag on the cleaned model's residuals, this many times
+#: at most (chosen on ``benchmarks/bench_mislabel.py``'s two regressions).
+RESIDUAL_ROUNDS = 3
 _UNDEFINED = ("last", "first", "drop")
 
 
@@ -26,26 +33,46 @@ def rank_suspicious(explainer, by="auto", *, undefined="last", random_state=None
     ----------
     explainer : InfluenceExplainer
         Fitted on the estimator and its training data.
-    by : {"auto", "cleaned_confidence", "loo_loss", "loo_confidence", \
-            "self_influence", "loss", "random"}, default="auto"
+    by : {"auto", "cleaned_confidence", "cleaned_residual", "loo_loss", \
+            "loo_confidence", "self_influence", "loss", "random"}, default="auto"
         - ``"auto"``: ``"cleaned_confidence"`` for classifiers with
-          ``predict_proba``, else ``"loo_loss"``. Chosen from
-          ``benchmarks/bench_mislabel.py`` (six datasets, two noise models;
-          see its README): ``"cleaned_confidence"`` finds the most flipped
-          labels of every ranking there, ahead of training loss and cleanlab;
-          for regressors and margin classifiers ``"loo_loss"`` is the best
-          ranking that needs no probabilities.
+          ``predict_proba``, ``"cleaned_residual"`` for single-output
+          least-squares regressors (``LinearRegression``, ``Ridge``,
+          ``SGDRegressor``), else ``"loo_loss"``. Chosen from
+          ``benchmarks/bench_mislabel.py`` (six classification settings and
+          two regressions, two noise models each; see its README). Every
+          ranking here costs the explainer's one fit of the estimator and
+          closed-form algebra; none refits.
         - ``"cleaned_confidence"``: ``1 − p̃ᵢ(yᵢ)``, one minus the probability
-          of the given label under the estimator **refitted without the rows
-          confident learning flags** (:func:`find_label_issues`'s first
-          round, on leave-one-out probabilities): out-of-sample for those
-          rows, leave-one-out for the others. Both rounds use Newton's
-          leave-one-out probabilities whatever the explainer's ``method``
-          (better on the benchmark than first order: 40 of 40 cells against
-          38). One more fit of a clone of the estimator on the explainer's
-          training data; the explainer is not changed. Wrong labels pull the
-          model towards themselves and make each other look plausible; the
-          cleaned model does not. Needs ``predict_proba``.
+          of the given label under the model **without the rows confident
+          learning flags** (:func:`find_label_issues`' first round, on
+          Newton's leave-one-out probabilities). That model is not refitted:
+          with ``G`` the flagged rows, ``θ_clean = θ̂ + Δθ_G`` is the group
+          edit (one Newton step of the objective without ``G`` through the
+          Woodbury identity, as :meth:`InfluenceExplainer.group_params_change`
+          with ``method="newton"``), followed by two chord steps
+          ``θ ← θ − A⁻¹ ∇J₋G(θ)`` with the same ``A = H − H_G`` (applied by
+          Woodbury on the explainer's factorisation: no new factorisation).
+          Flagged rows are scored at ``z_clean = x̃ᵢ θ_clean`` (out of
+          sample); the others by their leave-one-out from the cleaned model,
+          ``z_clean + (I − M′ᵢ Cᵢ)⁻¹ M′ᵢ (gᵢ + Cᵢ Δzᵢ)`` with
+          ``M′ᵢ = Uᵢᵀ A⁻¹ Uᵢ`` (their leverage without ``G``, by Woodbury) and
+          the gradient linearised about ``θ̂`` (for one step exactly the
+          Newton step removing ``G ∪ {i}``). Exact for least squares. Wrong
+          labels pull the model towards themselves and make each other look
+          plausible; the cleaned model does not. Needs ``predict_proba``.
+        - ``"cleaned_residual"``: the same idea for least-squares regressors,
+          on residuals ``rᵢ = yᵢ − zᵢ``: flag rows whose studentised
+          leave-one-out residual ``|rᵢ| √sᵢ / √(1 − hᵢ)`` exceeds
+          ``2 × 1.4826 × median`` (a robust 2 sd), remove them by the group
+          edit (exact here), rescore and re-flag, three rounds at most. The
+          score is the cleaned model's studentised predictive residual, one
+          scale for both kinds of rows: ``|r̃ᵢ| √sᵢ / √(1 + h′ᵢ)`` for flagged
+          rows (out of sample), ``|r̃ᵢ| √sᵢ / √(1 − h′ᵢ)`` for the others
+          (leave-one-out), with ``h′ᵢ`` the leverage without the flagged rows
+          (``sᵢ`` the sample weight). For OLS this is the externally
+          studentised residual of the regression without the flagged rows,
+          up to the common scale.
         - ``"loo_loss"``: :meth:`InfluenceExplainer.loo_loss`, the row's loss
           under the model fitted without it, ``ℓ(zᵢ, θ̂₋ᵢ)`` (training loss
           plus self-influence). No refit; every model (regressors: the
@@ -123,8 +150,12 @@ def rank_suspicious(explainer, by="auto", *, undefined="last", random_state=None
     explainer._check_fitted()
     if by == "auto":
         est = explainer.estimator_
-        probabilistic = is_classifier(est) and hasattr(explainer._rule, "predict_proba")
-        by = "cleaned_confidence" if probabilistic else "loo_loss"
+        if is_classifier(est) and hasattr(explainer._rule, "predict_proba"):
+            by = "cleaned_confidence"
+        elif _squared_error_single_output(explainer):
+            by = "cleaned_residual"
+        else:
+            by = "loo_loss"
     n = explainer.n_train_
     if by == "random":
         order = check_random_state(random_state).permutation(n)
@@ -139,6 +170,8 @@ def rank_suspicious(explainer, by="auto", *, undefined="last", random_state=None
             from .label_issues import cleaned_confidence_scores
 
             scores = cleaned_confidence_scores(explainer)
+        elif by == "cleaned_residual":
+            scores = cleaned_residual_scores(explainer)
         else:
             scores = loo_confidence_scores(explainer)
         scores = np.where(np.isnan(scores), -np.inf, scores)
@@ -194,3 +227,56 @@ def loo_confidence_scores(explainer):
     other = Z.copy()
     other[rows, index] = -np.inf
     return other.max(axis=1) - given
+
+
+def _squared_error_single_output(explainer):
+    from ._rules._ridge import SquaredErrorRule
+
+    rule = explainer._rule
+    return (isinstance(rule, SquaredErrorRule) and not is_classifier(explainer.estimator_)
+            and rule.n_outputs == 1)
+
+
+def cleaned_residual_scores(explainer, *, threshold=RESIDUAL_THRESHOLD, n_rounds=RESIDUAL_ROUNDS,
+                            studentise=True):
+    """Studentised residuals of the model without the rows they flag (see rank_suspicious)."""
+    from .label_issues import _without_rows
+
+    if not _squared_error_single_output(explainer):
+        raise ValueError(
+            "by='cleaned_residual' needs a single-output least-squares regressor "
+            f"(Ridge, LinearRegression, SGDRegressor); got {type(explainer.estimator_).__name__}. "
+            "Use by='loo_loss'."
+        )
+    Y, Z = explainer._Y[:, 0], explainer._Z[:, 0]
+    s = explainer._s[:, 0]
+    C = explainer._curvature[:, 0, 0]
+    h = C * explainer._leverage[:, 0, 0]
+    defined = 1.0 - h > LEVERAGE_ONE_TOL * np.maximum(1.0, np.abs(h))
+    root_s = np.sqrt(s)
+
+    def score(residual, h_rest, h_out, flagged):
+        with np.errstate(divide="ignore", invalid="ignore"):
+            if studentise:
+                out = np.where(flagged, np.abs(residual) * root_s / np.sqrt(1.0 + h_out),
+                               np.abs(residual) * root_s / np.sqrt(1.0 - h_rest))
+            else:
+                out = np.where(flagged, np.abs(residual), np.abs(residual) / (1.0 - h_rest))
+        return np.where(defined, out, np.nan)
+
+    none = np.zeros(Y.size, dtype=bool)
+    scores = score(Y - Z, h, h, none)
+    flagged = none
+    for _ in range(n_rounds):
+        scale = 1.4826 * np.nanmedian(scores)
+        new = np.nan_to_num(scores, nan=-np.inf) > threshold * scale
+        if not new.any() or np.array_equal(new, flagged):
+            break
+        state = _without_rows(explainer, np.flatnonzero(new))
+        if state is None:
+            break
+        flagged = new
+        dZ, M = state
+        h_new = C * M[:, 0, 0]
+        scores = score(Y - Z - dZ[:, 0], h_new, h_new, flagged)
+    return scores

@@ -137,19 +137,35 @@ def test_mask_and_ranked_indices():
         find_label_issues(clf, X, y_noisy, n_rounds=3)
 
 
-def test_second_round_on_the_cleaned_refit():
-    """n_rounds=2: confident learning again on the model refitted without round 1's rows."""
+def test_second_round_on_the_group_edit_without_round_one():
+    """n_rounds=2: confident learning again on the model without round 1's rows, from the
+    one fit (group edit), close to a refit without them.
+
+    Measured here: 59 rows flagged in round 1; the cleaned probabilities agree with
+    those of the refit (out of sample for the 59, Newton leave-one-out of the refit
+    for the others) to Pearson R 0.985; the two second-round masks (54 and 60 rows)
+    differ in 6 rows.
+    """
+    from skinfluence.label_issues import _cleaned_proba, _refit_cleaned_proba
+
     X, _, y_noisy, flipped = _flipped_cancer(n=300, rate=0.15, seed=2)
     clf = _model().fit(X, y_noisy)
     first = find_label_issues(clf, X, y_noisy, n_rounds=1)
     second = find_label_issues(clf, X, y_noisy)
+    expl = InfluenceExplainer(method="newton").fit(clf, X, y_noisy)
+    proba = _cleaned_proba(expl, first)
+    np.testing.assert_array_equal(second, label_issue_mask(y_noisy, proba))
+    # against the actual refit without round 1's rows
     keep = ~first
     refit = _model().fit(X[keep], y_noisy[keep])
-    proba = np.empty((y_noisy.size, 2))
-    proba[keep] = InfluenceExplainer(method="newton").fit(
+    ref = np.empty((y_noisy.size, 2))
+    ref[keep] = InfluenceExplainer(method="newton").fit(
         refit, X[keep], y_noisy[keep]).loo_predictions("predict_proba")
-    proba[first] = refit.predict_proba(X[first])
-    np.testing.assert_array_equal(second, label_issue_mask(y_noisy, proba))
+    ref[first] = refit.predict_proba(X[first])
+    np.testing.assert_allclose(_refit_cleaned_proba(expl, clf, X, y_noisy, None, first), ref)
+    rows = np.arange(y_noisy.size)
+    assert pearson(proba[rows, y_noisy], ref[rows, y_noisy]) > 0.98
+    assert np.sum(second ^ label_issue_mask(y_noisy, ref)) <= 0.15 * second.sum()
     assert second[flipped].sum() >= first[flipped].sum()
     assert np.isin(np.flatnonzero(second), flipped).mean() > 0.7
 
