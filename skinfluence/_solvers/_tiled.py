@@ -38,6 +38,8 @@ on the active dask scheduler, e.g. a ``distributed.Client`` on a
 into the same :class:`TiledLower` and everything downstream is shared.
 """
 
+import functools
+
 import numpy as np
 import scipy.sparse as sp
 from scipy.linalg import blas, lapack, solve_triangular
@@ -68,7 +70,10 @@ class TiledLower:
     """The lower triangle of a symmetric ``n × n`` matrix as square tiles.
 
     Holds ``G`` (state ``"matrix"``), then its Cholesky factor ``L``
-    (``"factor"``), then ``M = L⁻¹`` (``"inverse"``), each in place.
+    (``"factor"``), then ``M = L⁻¹`` (``"inverse"``), each in place. Once
+    factorised, the diagonal tiles hold exact zeros above their diagonal
+    (``potrf`` with ``clean``; ``trtri`` leaves them), so they multiply as
+    plain arrays.
 
     Parameters
     ----------
@@ -144,8 +149,7 @@ class TiledLower:
         out = np.zeros(self.n)
         for j in range(T):
             cols = self.span(j)
-            D = np.tril(A[j, j])
-            out[cols] += np.einsum("ij,ij->j", D, D)
+            out[cols] += np.einsum("ij,ij->j", A[j, j], A[j, j])
             for i in range(j + 1, T):
                 out[cols] += np.einsum("ij,ij->j", A[i, j], A[i, j])
         return out
@@ -158,7 +162,7 @@ class TiledLower:
         for i in range(T):
             rows = self.span(i)
             if self.state == "inverse":
-                acc = np.tril(A[i, i]) @ R[rows]
+                acc = A[i, i] @ R[rows]
                 for k in range(i):
                     acc += A[i, k] @ R[self.span(k)]
                 out[rows] = acc
@@ -177,7 +181,7 @@ class TiledLower:
         for i in range(T - 1, -1, -1):
             rows = self.span(i)
             if self.state == "inverse":
-                acc = np.tril(A[i, i]).T @ R[rows]
+                acc = A[i, i].T @ R[rows]
                 for k in range(i + 1, T):
                     acc += A[k, i].T @ R[self.span(k)]
                 out[rows] = acc
@@ -318,38 +322,54 @@ class TiledDualBlock(DualBlock):
         return q
 
 
+def _padded_gram_tile(factors, G, i, j, s, const, size):
+    """Tile ``(i, j)`` of ``G`` padded to ``size × size`` by ``[[G, 0], [0, I]]``."""
+    tile = gram_tile(factors, G.span(i), G.span(j), s, const, i == j)
+    if tile.shape == (size, size):
+        return tile
+    out = np.zeros((size, size), order="F")
+    out[: tile.shape[0], : tile.shape[1]] = tile
+    if i == j:
+        pad = np.arange(tile.shape[0], size)
+        out[pad, pad] = 1.0
+    return out
+
+
 def _dask_factor_and_invert(G, factors, s, const):
-    """``G``'s tiles, ``L = chol(G)`` and ``M = L⁻¹`` as dask tasks; ``M``'s lower tiles gathered into ``G``."""
+    """``G``'s tiles, ``L = chol(G)`` and ``M = L⁻¹`` as dask tasks; ``M``'s lower tiles gathered into ``G``.
+
+    ``da.linalg.cholesky`` needs equal square chunks: when the tile does not
+    divide ``n``, ``G`` is padded to ``[[G, 0], [0, I]]``, whose factor and
+    inverse are ``L`` and ``L⁻¹`` beside an identity (the padding is dropped).
+    """
     import dask
     import dask.array as da
+    from scipy.linalg import LinAlgError
 
-    T, b = G.n_tiles, G.bounds
-    sizes = [b[i + 1] - b[i] for i in range(T)]
-    blocks = []
-    lower = {}
+    T = G.n_tiles
+    size = G.bounds[1] - G.bounds[0]
+    tile = functools.partial(_padded_gram_tile, factors, G, s=s, const=const, size=size)
+    blocks = [[None] * T for _ in range(T)]
     for i in range(T):
-        row = []
-        for j in range(T):
-            if j <= i:
-                lower[i, j] = da.from_delayed(
-                    dask.delayed(gram_tile)(factors, G.span(i), G.span(j), s, const, i == j),
-                    shape=(sizes[i], sizes[j]), dtype=np.float64,
-                )
-                row.append(lower[i, j])
-            else:
-                row.append(None)
-        blocks.append(row)
+        for j in range(i + 1):
+            blocks[i][j] = da.from_delayed(
+                dask.delayed(tile)(i, j), shape=(size, size), dtype=np.float64
+            )
     for i in range(T):
         for j in range(i + 1, T):
-            blocks[i][j] = lower[j, i].T
-    A = da.block(blocks).rechunk((tuple(sizes), tuple(sizes)))
+            blocks[i][j] = blocks[j][i].T
+    A = da.block(blocks)
     L = da.linalg.cholesky(A, lower=True)
-    eye = da.eye(G.n, chunks=(tuple(sizes), tuple(sizes)))
+    eye = da.eye(T * size, chunks=size)
     M = da.linalg.solve_triangular(L, eye, lower=True)
-    if not bool(da.all(da.isfinite(da.diag(L))).compute()):
-        raise SingularHessianError("The dual system I + S X̃ Λ⁻¹ X̃ᵀ S is not positive definite.")
     keys = [(i, j) for i in range(T) for j in range(i + 1)]
-    tiles = dask.compute(*[M.blocks[i, j] for i, j in keys])
-    for key, tile in zip(keys, tiles):
-        G.tiles[key] = np.asfortranarray(tile)
+    try:
+        tiles = dask.compute(*[M.blocks[i, j] for i, j in keys])
+    except LinAlgError:
+        raise SingularHessianError(
+            "The dual system I + S X̃ Λ⁻¹ X̃ᵀ S is not positive definite (Cholesky failed)."
+        ) from None
+    for (i, j), block in zip(keys, tiles):
+        block = block[: G.bounds[i + 1] - G.bounds[i], : G.bounds[j + 1] - G.bounds[j]]
+        G.tiles[i, j] = np.asfortranarray(np.tril(block) if i == j else block)
     G.state = "inverse"
