@@ -199,33 +199,35 @@ def squared_change(out, c, factor):
 
 # --------------------------------------------------------- margin losses
 @numba.njit(cache=True)
-def _margin_value(kind, mg):
-    a = 1.0 - mg
-    if kind == HINGE:
-        return max(a, 0.0)
-    if kind == SQUARED_HINGE:
-        return max(a, 0.0) ** 2
-    if mg < -1.0:  # modified Huber's linear piece
-        return -4.0 * mg
-    return max(a, 0.0) ** 2
+def _from_two(x):
+    """Modified Huber in ``x = 1 − m``, minus its value 4 at ``x = 2``: exact near 2."""
+    if x > 2.0:
+        return 4.0 * (x - 2.0)
+    if x > 0.0:
+        return (x - 2.0) * (x + 2.0)
+    return -4.0
 
 
 @numba.njit(cache=True)
 def _margin_diff(kind, mg, d):
-    """``φ(mg + d) − φ(mg)`` for one of the margin losses."""
+    """``φ(mg + d) − φ(mg)`` in ``a = 1 − mg`` and ``b = a − d``, piece by piece."""
     if d != d:
         return d
     a = 1.0 - mg
     b = a - d
+    if a <= 0.0 and b <= 0.0:
+        return 0.0
     if kind == HINGE:
         if a > 0.0 and b > 0.0:
             return -d
-    elif kind == SQUARED_HINGE or (mg >= -1.0 and mg + d >= -1.0):
+        return b if b > 0.0 else -a
+    if kind == SQUARED_HINGE or (a <= 2.0 and b <= 2.0):
         if a > 0.0 and b > 0.0:
             return -d * (a + b)
-    elif mg < -1.0 and mg + d < -1.0:
+        return b * b if b > 0.0 else -a * a
+    if a > 2.0 and b > 2.0:  # modified Huber's linear piece, 4·(1 − m) − 4
         return -4.0 * d
-    return _margin_value(kind, mg + d) - _margin_value(kind, mg)
+    return _from_two(b) - _from_two(a)  # crosses 1 − m = 2
 
 
 @numba.njit(parallel=True, cache=True)
@@ -240,26 +242,25 @@ def margin_change(out, y, z, kind):
             row[i] = _margin_diff(kind, mg, yj * row[i])
 
 
-def _margin_value_np(kind, mg):
-    a = np.maximum(1.0 - mg, 0.0)
-    if kind == HINGE:
-        return a
-    if kind == SQUARED_HINGE:
-        return a**2
-    return np.where(mg < -1.0, -4.0 * mg, a**2)
+def _from_two_np(x):
+    return np.where(x > 2.0, 4.0 * (x - 2.0), np.where(x > 0.0, (x - 2.0) * (x + 2.0), -4.0))
 
 
 def margin_diff_np(kind, mg, d):
-    """``φ(mg + d) − φ(mg)`` elementwise (NumPy twin of the kernel)."""
+    """``φ(mg + d) − φ(mg)`` elementwise (NumPy twin of the kernel, same pieces)."""
     mg, d = np.broadcast_arrays(np.asarray(mg, dtype=np.float64), np.asarray(d, dtype=np.float64))
     a = 1.0 - mg
     b = a - d
     both = (a > 0.0) & (b > 0.0)
-    out = _margin_value_np(kind, mg + d) - _margin_value_np(kind, mg)
+    none = (a <= 0.0) & (b <= 0.0)
     if kind == HINGE:
-        return np.where(both, -d, out)
-    if kind == SQUARED_HINGE:
-        return np.where(both, -d * (a + b), out)
-    quadratic = both & (mg >= -1.0) & (mg + d >= -1.0)
-    linear = (mg < -1.0) & (mg + d < -1.0)
-    return np.where(quadratic, -d * (a + b), np.where(linear, -4.0 * d, out))
+        out = np.where(both, -d, np.where(b > 0.0, b, -a))
+    else:
+        out = np.where(both, -d * (a + b), np.where(b > 0.0, b * b, -a * a))
+        if kind == MODIFIED_HUBER:
+            beyond = (a > 2.0) | (b > 2.0)
+            linear = (a > 2.0) & (b > 2.0)
+            out = np.where(
+                beyond, np.where(linear, -4.0 * d, _from_two_np(b) - _from_two_np(a)), out
+            )
+    return np.where(np.isnan(d), d, np.where(none, 0.0, out))
