@@ -143,7 +143,12 @@ class InfluenceExplainer(BaseEstimator):
         ``"lissa"``: ``recursion_depth`` (5000), ``repeats`` (10),
         ``batch_size`` (50), ``scale`` (None: chosen from the Hessian's
         largest eigenvalue and a per-row curvature bound, never divergent),
-        ``random_state``. ``"cholesky"`` and ``"dual"`` take none.
+        ``random_state``. ``"dual"``: ``tile`` (hold the ``n × n``
+        capacitance as lower-triangle tiles of at most this many rows: half
+        the memory, leverages from ``diag(G⁻¹)``; default None: tiles of
+        5,000 when ``n > 15,000``), ``backend`` (``"numpy"``, or ``"dask"``:
+        the tiled factorisation as ``dask.array`` tasks on the active dask
+        scheduler, e.g. a ``distributed.Client``). ``"cholesky"`` takes none.
     n_jobs : int, default=None
         Chunks of test points (``influence``) and of training rows (the
         leverages of the matrix-free solvers) run through

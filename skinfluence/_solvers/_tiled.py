@@ -55,7 +55,7 @@ DEFAULT_TILE = 5000
 DIRECT_LEVERAGE_BELOW = 1e-3
 #: Sparse X: columns present in more than this share of the rows are
 #: multiplied as a dense block (GEMM); the rest as sparse products.
-DENSE_COLUMN_SHARE = 1.0 / 16
+DENSE_COLUMN_SHARE = 1.0 / 32
 DENSE_COLUMN_MAX = 2048
 
 
@@ -208,7 +208,7 @@ def _kernel_factors(design, a_inv):
     X, p = design.X, design.X.shape[1]
     if not sp.issparse(X):
         X = np.asarray(X, dtype=np.float64)
-        return {"dense": X * a_inv[:p], "dense_t": X, "sparse": None, "sparse_t": None}
+        return {"dense": X, "scale": a_inv[:p], "sparse": None, "sparse_t": None}
     X = X.tocsr()
     head = _dense_columns(X)
     mask = np.ones(p, dtype=bool)
@@ -217,8 +217,8 @@ def _kernel_factors(design, a_inv):
     Xh = X[:, head].toarray() if head.size else None
     Xt = X[:, tail].tocsr()
     return {
-        "dense": None if Xh is None else Xh * a_inv[head],
-        "dense_t": Xh,
+        "dense": Xh,
+        "scale": a_inv[head],
         "sparse": Xt.multiply(a_inv[tail]).tocsr(),
         "sparse_t": Xt,
     }
@@ -231,7 +231,8 @@ def gram_tile(factors, rows_i, rows_j, s, const, diagonal):
     """
     m, k = rows_i.stop - rows_i.start, rows_j.stop - rows_j.start
     if factors["dense"] is not None:
-        tile = blas.dgemm(1.0, factors["dense"][rows_i], factors["dense_t"][rows_j], trans_b=1)
+        D = factors["dense"]
+        tile = blas.dgemm(1.0, D[rows_i] * factors["scale"], D[rows_j], trans_b=1)
     else:
         tile = np.zeros((m, k), order="F")
     if factors["sparse"] is not None:
