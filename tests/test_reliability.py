@@ -303,6 +303,42 @@ def test_influence_peak_memory_is_result_plus_working_memory():
         assert peak / 2**20 < result_mib + 2 + 2.5, (method, peak / 2**20)
 
 
+@pytest.mark.parametrize("model", ["logistic", "ridge"])
+def test_fused_influence_peak_is_the_result_and_newton_adds_nothing(model):
+    """One output, dense X: first_order and newton write one GEMM into the
+    result (newton's loss change in place), so each peaks at the result plus
+    O(m p̃) state, whatever working_memory; the weighted design X̃_w (n p̃ 8
+    bytes of fitted state) is counted when first built."""
+    rng = np.random.default_rng(0)
+    n, p, m = 4000, 20, 300
+    X = rng.normal(size=(n, p))
+    X_test = rng.normal(size=(m, p))
+    if model == "logistic":
+        y = (X[:, 0] + rng.normal(size=n) > 0).astype(int)
+        y_test = (X_test[:, 0] > 0).astype(int)
+        est = LogisticRegression(solver="newton-cholesky", tol=1e-10).fit(X, y)
+    else:
+        y = X[:, 0] + rng.normal(size=n)
+        y_test = X_test[:, 0]
+        est = Ridge().fit(X, y)
+    result_mib = m * n * 8 / 2**20  # 9.2 MiB
+    design_mib = n * (p + 1) * 8 / 2**20  # 0.6 MiB
+    peaks = {}
+    for method in ("first_order", "newton"):
+        expl = InfluenceExplainer(method=method).fit(est, X, y)
+        expl.influence(X_test[:2], y_test[:2])  # JIT and newton weights
+        expl._wdesign = None  # count the weighted design's construction too
+        with sklearn.config_context(working_memory=64):  # one chunk: all test points
+            tracemalloc.start()
+            values = expl.influence(X_test, y_test)
+            _, peak = tracemalloc.get_traced_memory()
+            tracemalloc.stop()
+        assert np.isfinite(values).all()
+        peaks[method] = peak / 2**20
+        assert peaks[method] < result_mib + design_mib + 0.5, (method, peaks[method])
+    assert peaks["newton"] <= 1.05 * peaks["first_order"], peaks
+
+
 def test_params_change_peak_memory():
     rng = np.random.default_rng(0)
     X = rng.normal(size=(20000, 30))
@@ -323,6 +359,28 @@ def test_map_chunks_writes_into_the_output():
     got = map_chunks(lambda c: np.arange(c.start, c.stop), chunks, out=out)
     assert got is out
     np.testing.assert_array_equal(out, np.arange(10))
+
+
+def _fill(c, dest):
+    values = np.arange(c.start, c.stop, dtype=float)
+    if dest is None:  # a worker of a parallel backend: return the chunk
+        return values
+    dest[...] = values
+    return dest
+
+
+@pytest.mark.parametrize("n_jobs", [None, 2])
+def test_map_chunks_in_place_fills_views_or_copies_worker_chunks(n_jobs):
+    import joblib
+
+    out = np.zeros(10)
+    chunks = [slice(0, 4), slice(4, 10)]
+    with joblib.parallel_config(backend="threading"):
+        got = map_chunks(_fill, chunks, n_jobs=n_jobs, out=out, in_place=True)
+    assert got is out
+    np.testing.assert_array_equal(out, np.arange(10))
+    with pytest.raises(ValueError, match="needs out"):
+        map_chunks(_fill, chunks, in_place=True)
 
 
 # ------------------------------------------------------------------- hinge
