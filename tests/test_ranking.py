@@ -140,7 +140,8 @@ def test_cleaned_confidence_is_the_group_edit_without_flagged_rows(cancer):
         clf, X, y_noisy).params_)  # the explainer is unchanged
 
 
-def test_group_edit_is_the_refit_for_least_squares():
+@pytest.mark.parametrize("size", [4, 12])  # |G| < p̃ + 1: Woodbury; |G| > p̃: A factorised
+def test_group_edit_is_the_refit_for_least_squares(size):
     """``_without_rows``: shifts and leverages without G equal the refit's for Ridge."""
     from skinfluence.label_issues import _without_rows
 
@@ -148,7 +149,7 @@ def test_group_edit_is_the_refit_for_least_squares():
     X = rng.normal(size=(50, 4))
     y = X @ rng.normal(size=4) + rng.normal(size=50)
     w = rng.uniform(0.5, 2, 50)
-    G = np.array([3, 7, 11, 20, 41])
+    G = rng.choice(50, size, replace=False)
     keep = np.setdiff1d(np.arange(50), G)
     ridge = Ridge(alpha=0.7).fit(X, y, sample_weight=w)
     expl = InfluenceExplainer(method="newton").fit(ridge, X, y, w)
@@ -159,6 +160,36 @@ def test_group_edit_is_the_refit_for_least_squares():
     A = 2 * (Xt[keep].T * w[keep]) @ Xt[keep] + np.diag([1.4] * 4 + [0.0])  # ∇²J without G
     np.testing.assert_allclose(M[:, 0, 0], np.einsum("id,de,ie->i", Xt, np.linalg.inv(A), Xt),
                                rtol=1e-10)
+
+
+def test_group_edit_woodbury_and_factorised_paths_agree(monkeypatch):
+    """The capacitance (Woodbury) and the direct factorisation of ``A`` give the same
+    cleaned model for a multinomial model with chord steps."""
+    from sklearn.datasets import load_iris
+
+    import skinfluence.label_issues as li
+
+    X, y = load_iris(return_X_y=True)
+    X = StandardScaler().fit_transform(X)
+    y = y.copy()
+    y[::10] = (y[::10] + 1) % 3
+    clf = _model().fit(X, y)
+    expl = InfluenceExplainer().fit(clf, X, y)
+    G = np.arange(0, 150, 10)  # 15 rows > p̃ = 5: factorised
+    flagged = np.isin(np.arange(150), G)
+    dZ, M = li._without_rows(expl, G, n_steps=3)
+    proba = li._cleaned_proba(expl, flagged)
+    monkeypatch.setattr(li, "AUTO_FACTOR_FOR_LEVERAGE_MAX_PARAMS", 0)
+    dZ_w, M_w = li._without_rows(expl, G, n_steps=3)
+    np.testing.assert_allclose(dZ, dZ_w, rtol=1e-7, atol=1e-9)
+    # the leverage blocks agree off the softmax's flat direction 1 (which C and g annihilate)
+    P = np.eye(3) - 1.0 / 3
+    np.testing.assert_allclose(P @ M @ P, P @ M_w @ P, rtol=1e-7, atol=1e-9)
+    np.testing.assert_allclose(li._cleaned_proba(expl, flagged), proba, rtol=1e-7, atol=1e-10)
+    # and both approach the refit without G (three Newton-type steps from θ̂)
+    keep = np.setdiff1d(np.arange(150), G)
+    refit = _model().fit(X[keep], y[keep])
+    assert pearson(dZ + expl._Z, refit.decision_function(X)) > 0.99
 
 
 def _studentised_refit_reference(X, y, threshold, n_rounds):
