@@ -34,6 +34,28 @@ from sklearn.feature_extraction.text import TfidfTransformer
 from sklearn.linear_model import LogisticRegression
 
 from skinfluence import InfluenceExplainer
+from skinfluence._solvers import _tiled
+
+#: wall time of each phase of the tiled dual (filled by ``timed_phase``)
+PHASES = {}
+
+
+def timed_phase(name, f):
+    """Wrap ``f`` so that its wall time adds to ``PHASES[name]`` (benchmark-side only)."""
+
+    def wrapper(*args, **kwargs):
+        t0 = time.perf_counter()
+        try:
+            return f(*args, **kwargs)
+        finally:
+            PHASES[name] = PHASES.get(name, 0.0) + time.perf_counter() - t0
+
+    return wrapper
+
+
+_tiled.gram_tile = timed_phase("capacitance tiles", _tiled.gram_tile)
+_tiled.TiledLower.cholesky = timed_phase("tiled Cholesky", _tiled.TiledLower.cholesky)
+_tiled.TiledLower.invert = timed_phase("tiled inverse", _tiled.TiledLower.invert)
 
 
 def bag_of_words(n, p, nnz, seed=0):
@@ -169,10 +191,18 @@ def main():
     print(f"peak RSS during fit + self_influence: {peak_fit.peak:.2f} GB (sampled; "
           f"{rss0:.2f} GB before); process peak (getrusage): "
           f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6:.2f} GB", flush=True)
+    rest = t_fit + t_self - sum(PHASES.values())
+    print("phases: " + ", ".join(f"{k} {v:.1f} s" for k, v in PHASES.items())
+          + f", everything else {rest:.1f} s; Cholesky at "
+          f"{n**3 / 3 / PHASES['tiled Cholesky'] / 1e9:.1f} GFLOP/s, inverse at "
+          f"{n**3 / 3 / PHASES['tiled inverse'] / 1e9:.1f} GFLOP/s", flush=True)
     if rate:
         flops = 2 * n**3 / 3
+        rate = (rate + dgemm_rate()) / 2  # before and after: the load changes
         print(f"flops of Cholesky + triangular inverse: {flops:.2e}; DGEMM {rate:.1f} GFLOP/s "
-              f"in this process -> floor {flops / rate / 1e9:.0f} s", flush=True)
+              f"in this process (mean of before and after) -> floor {flops / rate / 1e9:.0f} s; "
+              f"measured/floor {(PHASES['tiled Cholesky'] + PHASES['tiled inverse']) / (flops / rate / 1e9):.2f}",
+              flush=True)
     lev = expl.leverage()
     expl.set_params(method="newton")  # same leverages; newton weights from them
     si_newton = expl.self_influence()
