@@ -53,7 +53,7 @@ def timed_phase(name, f):
     return wrapper
 
 
-_tiled.gram_tile = timed_phase("capacitance tiles", _tiled.gram_tile)
+_tiled.build_capacitance = timed_phase("capacitance tiles", _tiled.build_capacitance)
 _tiled.TiledLower.cholesky = timed_phase("tiled Cholesky", _tiled.TiledLower.cholesky)
 _tiled.TiledLower.invert = timed_phase("tiled inverse", _tiled.TiledLower.invert)
 

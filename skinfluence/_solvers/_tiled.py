@@ -322,6 +322,16 @@ def gram_tile(factors, rows_i, rows_j, s, const, diagonal):
     return tile
 
 
+def build_capacitance(G, factors, s, const):
+    """Fill the lower tiles of ``G`` (:func:`gram_tile`), two tiles at a time (:class:`_blas_workers`)."""
+
+    def fill(i, j):
+        G.tiles[i, j] = gram_tile(factors, G.span(i), G.span(j), s, const, i == j)
+
+    with _blas_workers() as run:
+        run([functools.partial(fill, i, j) for j in range(G.n_tiles) for i in range(j, G.n_tiles)])
+
+
 class TiledDualBlock(DualBlock):
     """:class:`DualBlock` whose capacitance ``G`` is held as lower tiles (:class:`TiledLower`).
 
@@ -361,12 +371,9 @@ class TiledDualBlock(DualBlock):
         if self.backend == "dask":
             _dask_factor_and_invert(self.G, factors, self.s, const)
             return
-        G = self.G
-        for j in range(G.n_tiles):
-            for i in range(j, G.n_tiles):
-                G.tiles[i, j] = gram_tile(factors, G.span(i), G.span(j), self.s, const, i == j)
+        build_capacitance(self.G, factors, self.s, const)
         del factors
-        G.cholesky()
+        self.G.cholesky()
 
     def _cho_solve(self, R):
         return self.G.solve_upper(self.G.solve_lower(R))
