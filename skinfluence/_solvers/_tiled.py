@@ -404,9 +404,10 @@ class TiledDualBlock(DualBlock):
         return q
 
 
-def _padded_gram_tile(factors, G, i, j, s, const, size):
+def _padded_gram_tile(factors, bounds, s, const, size, i, j):
     """Tile ``(i, j)`` of ``G`` padded to ``size × size`` by ``[[G, 0], [0, I]]``."""
-    tile = gram_tile(factors, G.span(i), G.span(j), s, const, i == j)
+    rows_i, rows_j = slice(bounds[i], bounds[i + 1]), slice(bounds[j], bounds[j + 1])
+    tile = gram_tile(factors, rows_i, rows_j, s, const, i == j)
     if tile.shape == (size, size):
         return tile
     out = np.zeros((size, size), order="F")
@@ -430,12 +431,15 @@ def _dask_factor_and_invert(G, factors, s, const):
 
     T = G.n_tiles
     size = G.bounds[1] - G.bounds[0]
-    tile = functools.partial(_padded_gram_tile, factors, G, s=s, const=const, size=size)
+    # X (and s) enter the graph once, not with every task
+    inputs = dask.delayed(factors, pure=True), dask.delayed(s, pure=True)
+    tile = dask.delayed(_padded_gram_tile, pure=True)
     blocks = [[None] * T for _ in range(T)]
     for i in range(T):
         for j in range(i + 1):
             blocks[i][j] = da.from_delayed(
-                dask.delayed(tile)(i, j), shape=(size, size), dtype=np.float64
+                tile(inputs[0], G.bounds, inputs[1], const, size, i, j),
+                shape=(size, size), dtype=np.float64,
             )
     for i in range(T):
         for j in range(i + 1, T):
