@@ -334,3 +334,86 @@ def test_lissa_repeats_in_parallel_equal_the_serial_runs():
     for rep in range(3):
         one = lissa_recursion(X, True, W, penalty, B, 30.0, 0.0, batches[rep], 40.0)
         np.testing.assert_allclose(together[rep], one, rtol=1e-13)
+
+
+# ---------------------------------------------------- multinomial, K − 1 parametrisation
+@pytest.fixture(scope="module")
+def digits_small10():
+    """400 ten-class digits on 32 pixels: 330 parameters, fast to refit."""
+    X, y = load_digits(return_X_y=True)
+    X = X[:, ::2] / 16.0
+    return X[:400], y[:400], X[400:430], y[400:430]
+
+
+def _multinomial_results(clf, X, y, Xt, yt, sw, method, monkeypatch, parametrisation, products):
+    import skinfluence._rules._logistic as logistic_rules
+    import skinfluence._solvers._structured as structured
+
+    monkeypatch.setattr(logistic_rules, "MULTINOMIAL_PARAMETRISATION", parametrisation)
+    monkeypatch.setattr(structured, "SOFTMAX_PRODUCTS", products)
+    expl = InfluenceExplainer(solver="cholesky", method=method).fit(clf, X, y, sample_weight=sw)
+    hessian_type = type(expl._rule.hessian(expl._design, expl._Y, expl._s)).__name__
+    return hessian_type, (
+        expl.influence(Xt, yt),
+        expl.self_influence(),
+        expl.params_change([0, 7, 123]),
+        expl.influence(Xt, target="predict_proba"),
+        expl.leverage(),
+        expl._leverage,  # the K × K blocks M_i themselves
+    )
+
+
+@pytest.mark.parametrize("fit_intercept", [True, False])
+@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize("method", ["first_order", "newton"])
+def test_multinomial_k_minus_1_matches_k_parametrisation(
+    digits_small10, fit_intercept, weighted, method, monkeypatch
+):
+    X, y, Xt, yt = digits_small10
+    sw = np.random.default_rng(0).uniform(0.5, 2.0, len(y)) if weighted else None
+    clf = LogisticRegression(
+        C=0.5, fit_intercept=fit_intercept, solver="newton-cholesky", tol=1e-10,
+        class_weight="balanced" if weighted else None,
+    ).fit(X, y, sample_weight=sw)
+    args = (clf, X, y, Xt, yt, sw, method, monkeypatch)
+    kind_old, old = _multinomial_results(*args, "K", "symmetric")
+    assert kind_old == "FullHessian"
+    for products in ("symmetric", "general"):
+        kind, new = _multinomial_results(*args, "K-1", products)
+        assert kind == "SoftmaxHessian"
+        for a, b in zip(new, old):
+            assert rel_err(a, b) < 1e-10
+
+
+def test_softmax_hessian_matches_full_hessian_and_solves_any_rhs(digits_small10):
+    """The K − 1 Hessian rebuilt in full equals the K one; solves agree off 1⊥ too."""
+    import skinfluence._rules._logistic as logistic_rules
+    from skinfluence._rules._dispatch import rule_for
+
+    X, y, _, _ = digits_small10
+    clf = LogisticRegression(C=0.5, solver="newton-cholesky", tol=1e-10).fit(X, y)
+    rule = rule_for(clf)[2]
+    design, Y = rule.design(X), rule.encode_targets(y)
+    s = np.random.default_rng(1).uniform(0.5, 2.0, (len(y), 1))
+    reduced, full = rule.hessian(design, Y, s), rule.full_hessian(design, Y, s)
+    assert isinstance(reduced, logistic_rules.SoftmaxHessian)
+    assert rel_err(reduced.matrix, full.matrix) < 1e-13
+    B = np.random.default_rng(2).normal(size=(rule.n_outputs, design.n_columns, 3))
+    for damping in (0.0, 0.1):
+        assert rel_err(reduced.factorize(damping).solve(B), full.factorize(damping).solve(B)) < 1e-10
+
+
+def test_multinomial_k_minus_1_matches_refits(digits_small10):
+    """Newton's step in the K − 1 parametrisation against real leave-one-out refits."""
+    X, y, Xt, yt = digits_small10
+    sw = np.random.default_rng(3).uniform(0.5, 2.0, len(y))
+    clf = LogisticRegression(C=0.5, class_weight="balanced", solver="newton-cholesky", tol=1e-12)
+    clf.fit(X, y, sample_weight=sw)
+    expl = InfluenceExplainer(method="newton").fit(clf, X, y, sample_weight=sw)
+    assert type(expl._rule.hessian(expl._design, expl._Y, expl._s)).__name__ == "SoftmaxHessian"
+    rows = np.arange(0, 400, 40)
+    truth = loo_refit(clf, X, y, Xt, yt, sample_weight=sw, indices=rows)
+    assert rel_err(expl.params_change(rows), truth.params_change) < 0.05
+    assert pearson(expl.params_change(rows), truth.params_change) > 0.999
+    assert pearson(expl.influence(Xt, yt)[:, rows], truth.influence) > 0.999
+    assert rel_err(expl.self_influence()[rows], truth.self_influence) < 0.05
