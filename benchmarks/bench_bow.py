@@ -16,7 +16,7 @@ independent preconditioned conjugate gradient on the primal sparse Hessian
 ``H = X̃ᵀ W X̃ + Λ`` (all rows' systems in lockstep, relative residual
 ``1e-13``), and from it the leverage and both self-influences by their formulas.
 
-Run: ``python benchmarks/bench_bow.py --n 50000 --p 100000 [--tile 5000]``;
+Run: ``python benchmarks/bench_bow.py --n 50000 --p 100000 [--tile 5000] [--tests 10]``;
 ``--flops`` prints the flop count and the DGEMM rate measured in the same
 process (the time floor of the tiled path).
 """
@@ -158,10 +158,13 @@ def main():
     ap.add_argument("--check", type=int, default=20)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--flops", action="store_true")
+    ap.add_argument("--tests", type=int, default=0,
+                    help="also time influence() on this many held-out documents")
     args = ap.parse_args()
 
     t0 = time.perf_counter()
-    X, y = bag_of_words(args.n, args.p, args.nnz, args.seed)
+    X, y = bag_of_words(args.n + args.tests, args.p, args.nnz, args.seed)
+    X, y, X_test, y_test = X[: args.n], y[: args.n], X[args.n :], y[args.n :]
     n, p = X.shape
     print(f"n={n} p={p} nnz/row={X.nnz / n:.1f} positives={y.mean():.2f} "
           f"(data {time.perf_counter() - t0:.1f} s)", flush=True)
@@ -203,6 +206,11 @@ def main():
               f"in this process (mean of before and after) -> floor {flops / rate / 1e9:.0f} s; "
               f"measured/floor {(PHASES['tiled Cholesky'] + PHASES['tiled inverse']) / (flops / rate / 1e9):.2f}",
               flush=True)
+    if args.tests:
+        t0 = time.perf_counter()
+        infl = expl.influence(X_test, y_test)
+        print(f"influence on {args.tests} held-out documents (tiled products with L⁻¹): "
+              f"{time.perf_counter() - t0:.1f} s, shape {infl.shape}", flush=True)
     lev = expl.leverage()
     expl.set_params(method="newton")  # same leverages; newton weights from them
     si_newton = expl.self_influence()
