@@ -627,6 +627,13 @@ class InfluenceExplainer(BaseEstimator):
             (multinomial and one-vs-rest classifiers, multi-target Ridge). The
             result is allocated once and filled chunk by chunk of test points,
             whose temporaries fit ``sklearn.get_config()["working_memory"]``.
+            For one output and dense ``X`` (binary classifiers, single-target
+            regressors) the loss and the decision values take no temporary of
+            the result's size: each chunk is one GEMM against a weighted copy
+            of the training design, ``[X ⊙ ŵ, ŵ]``, written straight into the
+            result (``newton`` then evaluates the loss there, in place). That
+            copy is fitted state of ``n_train × (n_features + 1) × 8`` bytes,
+            built on the first call and kept for the next ones.
         """
         self._check_fitted()
         target = get_target(target, self._rule)
