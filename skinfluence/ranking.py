@@ -39,10 +39,16 @@ def rank_suspicious(explainer, by="auto", *, undefined="last", random_state=None
           ``predict_proba``, ``"cleaned_residual"`` for single-output
           least-squares regressors (``LinearRegression``, ``Ridge``,
           ``SGDRegressor``), else ``"loo_loss"``. Chosen from
-          ``benchmarks/bench_mislabel.py`` (six classification settings and
-          two regressions, two noise models each; see its README). Every
-          ranking here costs the explainer's one fit of the estimator and
-          closed-form algebra; none refits.
+          ``benchmarks/bench_mislabel.py`` (five classification datasets and
+          two regressions, two noise models each, 10 seeds; see its README):
+          ``"cleaned_confidence"`` finds at least as many flipped labels as
+          the best of training loss and cleanlab in all 40 classification
+          cells (more by ≥ 1 sd in 26) at 0.27–0.35× cleanlab's time;
+          ``"cleaned_residual"`` at least as many outliers as the best of
+          training loss, Cook's distance and statsmodels' studentised
+          residual in 14 of 16 regression cells (the other two within 0.01).
+          Every ranking here costs the explainer's one fit of the estimator
+          and closed-form algebra; none refits.
         - ``"cleaned_confidence"``: ``1 − p̃ᵢ(yᵢ)``, one minus the probability
           of the given label under the model **without the rows confident
           learning flags** (:func:`find_label_issues`' first round, on
