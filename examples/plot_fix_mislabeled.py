@@ -16,7 +16,7 @@ Left: fraction of the flipped labels found against the fraction of rows
 checked (drawn with ``LabelIssueCurveDisplay``); right: test accuracy after
 the found ones are fixed. Mean over 5 seeds. The library's default ranking,
 ``rank_suspicious(expl)`` (``by="auto"``: confident learning on leave-one-out
-probabilities, then a refit), finds more on the noisier benchmark cells;
+probabilities, then the model without the flagged rows from the same fit), finds more on the noisier benchmark cells;
 ``benchmarks/bench_mislabel.py`` runs the full comparison (6 datasets, two
 noise models, 10 seeds, cleanlab).
 """
