@@ -218,7 +218,8 @@ def main():
     # ---- exactness: an independent primal CG on `--check` random rows
     rng = np.random.default_rng(args.seed + 1)
     rows = np.sort(rng.choice(n, size=min(args.check, n), replace=False))
-    z = clf.decision_function(X)
+    theta = np.asarray(expl.params_).ravel()  # the explainer's (polished, if refine ran)
+    z = X @ theta[:p] + theta[p]
     prob = expit(z)
     w = args.C * prob * (1 - prob)
     lam = np.concatenate([np.ones(p), [0.0]])  # LogisticRegression: ½‖w‖², intercept free

@@ -209,3 +209,21 @@ def test_solver_params_of_the_dual_are_checked(bow):
         InfluenceExplainer(solver="dual", solver_params={"tile": 0}).fit(clf, X, y)
     with pytest.raises(ValueError, match="backend"):
         InfluenceExplainer(solver="dual", solver_params={"backend": "mpi"}).fit(clf, X, y)
+
+
+def test_rows_without_curvature_take_the_direct_formula(bow):
+    """Rows of weight 0 (w = 0) or 1e-7 (leverage ≪ 1e-3): qᵢ by the direct formula, still exact."""
+    X, y, Xt, yt = bow
+    sw = np.ones(len(y))
+    sw[[3, 50, 77]] = 0.0
+    sw[[10, 11]] = 1e-7
+    clf = _logistic(True).fit(X, y, sample_weight=sw)
+    dense = InfluenceExplainer(solver="dual").fit(clf, X, y, sample_weight=sw)
+    tiled = InfluenceExplainer(solver="dual", solver_params={"tile": 97})
+    tiled.fit(clf, X, y, sample_weight=sw)
+    assert tiled._inverse.blocks[0].n_direct_rows_ == 5
+    q_dense, q_tiled = dense._M[:, 0, 0], tiled._M[:, 0, 0]
+    assert np.all(q_tiled > 0)
+    assert _rel(q_tiled, q_dense) < 1e-10
+    assert np.max(np.abs(q_tiled - q_dense)[[3, 50, 77, 10, 11]] / q_dense[[3, 50, 77, 10, 11]]) < 1e-10
+    assert _rel(tiled.influence(Xt, yt), dense.influence(Xt, yt)) < 1e-10
