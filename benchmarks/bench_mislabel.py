@@ -69,8 +69,12 @@ from sklearn.model_selection import cross_val_predict, train_test_split
 from sklearn.preprocessing import StandardScaler
 
 from skinfluence import InfluenceExplainer, find_label_issues, rank_suspicious
-from skinfluence.label_issues import (_cleaned_proba, _refit_cleaned_proba, label_issue_mask,
-                                      label_quality)
+from skinfluence.label_issues import (
+    _cleaned_proba,
+    _refit_cleaned_proba,
+    label_issue_mask,
+    label_quality,
+)
 
 BUDGETS = (0.05, 0.10, 0.20, 0.30)
 NOISE_FRACTION = 0.10

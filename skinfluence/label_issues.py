@@ -25,7 +25,11 @@ from sklearn.utils.validation import check_is_fitted
 from ._contractions import LEVERAGE_ONE_TOL
 from ._design import row_chunks
 from ._edits import group_params_shift
-from ._solvers import AUTO_FACTOR_FOR_LEVERAGE_MAX_PARAMS, SingularHessianError, make_inverse
+from ._solvers import (
+    AUTO_FACTOR_FOR_LEVERAGE_MAX_PARAMS,
+    SingularHessianError,
+    make_inverse,
+)
 from ._targets import get_target
 from .explainer import InfluenceExplainer
 

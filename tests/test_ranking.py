@@ -215,7 +215,11 @@ def _studentised_refit_reference(X, y, threshold, n_rounds):
 
 
 def test_cleaned_residual_is_the_refit_residuals_for_ols():
-    from skinfluence.ranking import RESIDUAL_ROUNDS, RESIDUAL_THRESHOLD, cleaned_residual_scores
+    from skinfluence.ranking import (
+        RESIDUAL_ROUNDS,
+        RESIDUAL_THRESHOLD,
+        cleaned_residual_scores,
+    )
 
     rng = np.random.default_rng(5)
     X = rng.standard_t(3, size=(120, 4))
