@@ -46,6 +46,7 @@ import time
 import numpy as np
 from scipy.special import softmax
 from sklearn.linear_model import LogisticRegression
+from threadpoolctl import threadpool_limits
 
 import skinfluence._rules._logistic as logistic_rules
 import skinfluence._solvers._structured as structured
@@ -138,18 +139,18 @@ def run_ours(clf, X, y, X_test, y_test, parametrisation="K-1"):
     """fit + self_influence + influence, with the time of each stage."""
     logistic_rules.MULTINOMIAL_PARAMETRISATION = parametrisation
     try:
-        t0 = time.perf_counter()
+        c0, t0 = time.process_time(), time.perf_counter()
         expl = InfluenceExplainer(solver="cholesky").fit(clf, X, y)
         t1 = time.perf_counter()
         self_infl = expl.self_influence()
         t2 = time.perf_counter()
         infl = expl.influence(X_test, y_test)
-        t3 = time.perf_counter()
+        c3, t3 = time.process_time(), time.perf_counter()
     finally:
         logistic_rules.MULTINOMIAL_PARAMETRISATION = "K-1"
     assert expl.n_refine_iter_ == 0, "the timed fit polished the model: train it tighter"
     return (infl, self_infl, expl), {"fit": t1 - t0, "self_influence": t2 - t1,
-                                     "influence": t3 - t2, "total": t3 - t0}
+                                     "influence": t3 - t2, "total": t3 - t0, "cpu": c3 - c0}
 
 
 def rel(a, b):
@@ -163,7 +164,17 @@ def main():
     parser.add_argument("--max-iter", type=int, default=500, help="L-BFGS iterations before polishing")
     parser.add_argument("--compare", nargs="*", default=["old"], choices=["old", "numpy"])
     parser.add_argument("--refits", type=int, default=0)
+    parser.add_argument("--threads", type=int, default=None,
+                        help="BLAS threads (threadpoolctl); default: the library's own")
+    parser.add_argument("--products", default="symmetric", choices=["symmetric", "general"],
+                        help="SOFTMAX_PRODUCTS of the K-1 path")
     args = parser.parse_args()
+    structured.SOFTMAX_PRODUCTS = args.products
+    with threadpool_limits(args.threads):
+        run(args)
+
+
+def run(args):
     K = 10
     X, y, X_test, y_test = make_data(args.n, args.p, K)
     (clf, n_lbfgs, n_newton), t_train = timed(lambda: train(X, y, args.max_iter))
@@ -176,29 +187,29 @@ def main():
     gemm, performed, old = flop_counts(args.n, args.p, K)
     print(f"DGEMM rate: {rate:.1f} GFLOP/s before, {rate_after:.1f} after (4000², best of 3); "
           f"stationarity_ = {expl.stationarity_:.1e}")
-    print("stages (s): " + ", ".join(f"{k} {v:.2f}" for k, v in t.items()))
-    rows = [("K-1 (default)", t["total"], performed)]
+    print(f"BLAS threads: {args.threads or 'default'}; wall-clock stages (s), and CPU seconds of the whole: " + ", ".join(f"{k} {v:.2f}" for k, v in t.items()))
+    rows = [("K-1 (default)", t["total"], performed, t["cpu"])]
     agreement = {}
     if "old" in args.compare:
         (infl_o, self_o, _), t_old = run_ours(clf, X, y, X_test, y_test, parametrisation="K")
         agreement["old K path"] = max(rel(infl, infl_o), rel(self_infl, self_o))
         assert agreement["old K path"] < 1e-10, agreement
-        print("old K path stages (s): " + ", ".join(f"{k} {v:.2f}" for k, v in t_old.items()))
-        rows.append(("K (old FullHessian)", t_old["total"], old))
+        print("old K path, stages (s) and CPU seconds: " + ", ".join(f"{k} {v:.2f}" for k, v in t_old.items()))
+        rows.append(("K (old FullHessian)", t_old["total"], old, t_old["cpu"]))
     if "numpy" in args.compare:
         (infl_np, self_np), t_np = timed(lambda: numpy_reference(clf, X, y, X_test, y_test))
         agreement["numpy"] = max(rel(infl, infl_np), rel(self_infl, self_np))
         assert agreement["numpy"] < 1e-6, agreement
-        rows.append(("textbook numpy", t_np, None))
+        rows.append(("textbook numpy", t_np, None, None))
     floor_gemm, floor_perf = gemm / rate / 1e9, performed / rate / 1e9
     print(f"flops: GEMM floor {gemm:.3e} -> {floor_gemm:.1f} s; performed {performed:.3e} -> "
           f"{floor_perf:.1f} s; old K path {old:.3e} -> {old / rate / 1e9:.1f} s")
-    print("| path | time (s) | flops | own flops / DGEMM rate (s) | time / own floor "
+    print("| path | time (s) | CPU (s) | flops | own flops / DGEMM rate (s) | time / own floor "
           "| time / GEMM floor | time / ours |")
-    print("|---|---:|---:|---:|---:|---:|---:|")
-    for name, seconds, flops in rows:
+    print("|---|---:|---:|---:|---:|---:|---:|---:|")
+    for name, seconds, flops, cpu in rows:
         own = flops / rate / 1e9 if flops else None
-        print(f"| {name} | {seconds:.1f} | {flops or float('nan'):.2e} | "
+        print(f"| {name} | {seconds:.1f} | {'' if cpu is None else f'{cpu:.1f}'} | {flops or float('nan'):.2e} | "
               f"{'' if own is None else f'{own:.1f}'} | {'' if own is None else f'{seconds / own:.2f}'} | "
               f"{seconds / floor_gemm:.2f} | {seconds / t['total']:.2f} |")
     for name, err in agreement.items():
