@@ -129,8 +129,8 @@ def _influence_chunk(expl, design_t, Yt, target, rows, out=None):
     Writes into ``out`` (the rows' slice of the result) when given, else
     returns a new array.
     """
-    rule, inverse, design = expl._rule, expl._inverse, expl._design
-    K, n = rule.n_outputs, expl.n_train_
+    rule, inverse = expl._rule, expl._inverse
+    n = expl.n_train_
     Xt = design_t.dense_rows(rows)  # (m, p̃)
     Yr = None if Yt is None else Yt[rows]
     Zt = Xt @ rule.coef.T  # (m, K)
