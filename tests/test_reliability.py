@@ -294,7 +294,7 @@ def test_influence_peak_memory_is_result_plus_working_memory():
     for method in ("first_order", "newton"):
         expl = InfluenceExplainer(method=method).fit(clf, X, y)
         with sklearn.config_context(working_memory=2):
-            expl.influence(X_test[:2], y[:2])  # warm caches (newton weights)
+            expl.influence(X_test, y[:300])  # warm caches (newton weights, JIT of this size)
             tracemalloc.start()
             expl.influence(X_test, y[:300])
             _, peak = tracemalloc.get_traced_memory()
@@ -326,7 +326,7 @@ def test_fused_influence_peak_is_the_result_and_newton_adds_nothing(model):
     peaks = {}
     for method in ("first_order", "newton"):
         expl = InfluenceExplainer(method=method).fit(est, X, y)
-        expl.influence(X_test[:2], y_test[:2])  # JIT and newton weights
+        expl.influence(X_test, y_test)  # JIT (the parallel kernel at this size), newton weights
         expl._wdesign = None  # count the weighted design's construction too
         with sklearn.config_context(working_memory=64):  # one chunk: all test points
             tracemalloc.start()
