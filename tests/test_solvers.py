@@ -413,7 +413,8 @@ def test_multinomial_k_minus_1_matches_refits(digits_small10):
     assert type(expl._rule.hessian(expl._design, expl._Y, expl._s)).__name__ == "SoftmaxHessian"
     rows = np.arange(0, 400, 40)
     truth = loo_refit(clf, X, y, Xt, yt, sample_weight=sw, indices=rows)
-    assert rel_err(expl.params_change(rows), truth.params_change) < 0.05
-    assert pearson(expl.params_change(rows), truth.params_change) > 0.999
-    assert pearson(expl.influence(Xt, yt)[:, rows], truth.influence) > 0.999
-    assert rel_err(expl.self_influence()[rows], truth.self_influence) < 0.05
+    # measured: 1.1e-2, R 0.99995, R 0.9998, 3.8e-3 (first order: 0.17 max relative error)
+    assert rel_err(expl.params_change(rows), truth.params_change) < 0.03
+    assert pearson(expl.params_change(rows), truth.params_change) > 0.9999
+    assert pearson(expl.influence(Xt, yt)[:, rows], truth.influence) > 0.9995
+    assert rel_err(expl.self_influence()[rows], truth.self_influence) < 0.01
