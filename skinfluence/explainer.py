@@ -395,12 +395,16 @@ class InfluenceExplainer(BaseEstimator):
         self.stationarity_ = np.nan if rule.smooth_surrogate else self._stationarity(design, Y, s)
 
     def _finish(self):
-        """Leverages of every row for the factorising solvers, and the final stationarity.
+        """Leverages of every row for ``newton`` with a factorising solver, and the final stationarity.
 
-        ``M_i[k, l] = x̃ᵢᵀ (H⁻¹)_kl x̃ᵢ`` for every row costs what the Hessian
-        cost; matrix-free solvers compute it only when asked (see ``_leverage``).
+        ``M_i[k, l] = x̃ᵢᵀ (H⁻¹)_kl x̃ᵢ`` for every row costs about half of what
+        the Hessian cost. ``newton`` needs them for every answer (and names the
+        rows of leverage 1 at fit); ``first_order`` needs them only for
+        self-influence and leave-one-out answers, so it computes them on first
+        use (see ``_leverage``) and ``influence`` alone never pays for them.
+        Matrix-free solvers always compute them on first use.
         """
-        if self.solver_ in ("cholesky", "dual"):
+        if self.solver_ in ("cholesky", "dual") and self.method == "newton":
             self._M = self._inverse.leverage_blocks(self._design)
             if not self._rule.smooth_surrogate:
                 self.stationarity_ = self._stationarity(self._design, self._Y, self._s)
@@ -484,7 +488,7 @@ class InfluenceExplainer(BaseEstimator):
 
     @property
     def _leverage(self):
-        """``M_i`` for every training row (computed on first use by matrix-free solvers).
+        """``M_i`` for every training row, computed on first use (see ``_finish``).
 
         A matrix-free solver needs one solve per row and output (n·K solves).
         When ``solver="auto"`` chose it and the dense Hessian fits in memory
@@ -494,7 +498,9 @@ class InfluenceExplainer(BaseEstimator):
         if self._M is None:
             inverse = self._inverse
             K, d = self._rule.n_outputs, self._design.n_columns
-            if self.solver == "auto" and K * d <= AUTO_FACTOR_FOR_LEVERAGE_MAX_PARAMS:
+            if self.solver_ in ("cholesky", "dual"):
+                self._M = inverse.leverage_blocks(self._design)
+            elif self.solver == "auto" and K * d <= AUTO_FACTOR_FOR_LEVERAGE_MAX_PARAMS:
                 inverse = make_inverse(
                     "cholesky", self._rule, self._design, self._Y,
                     self._s, self.damping, {},
