@@ -178,7 +178,7 @@ class HuberRule(LinearRule):
         return D
 
     # the dense coupled Hessian, assembled exactly as for the softmax
-    hessian = MultinomialLogisticRule.hessian
+    hessian = MultinomialLogisticRule.full_hessian  # a full matrix: no softmax null space here
 
 
 HUBER_RULES = {HuberRegressor: HuberRule, HuberRefit: HuberRule}
