@@ -193,7 +193,7 @@ def main():
           f"stationarity_ {expl.stationarity_:.1e}", flush=True)
     print(f"peak RSS during fit + self_influence: {peak_fit.peak:.2f} GB (sampled; "
           f"{rss0:.2f} GB before); process peak (getrusage): "
-          f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6:.2f} GB", flush=True)
+          f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / 1e9:.2f} GB", flush=True)
     rest = t_fit + t_self - sum(PHASES.values())
     print("phases: " + ", ".join(f"{k} {v:.1f} s" for k, v in PHASES.items())
           + f", everything else {rest:.1f} s; Cholesky at "
