@@ -118,6 +118,7 @@ def test_tiled_dual_solves_before_and_after_the_inversion(bow):
     from skinfluence._solvers._tiled import TiledDualBlock
 
     expl = InfluenceExplainer(solver="dual", solver_params={"tile": 64}).fit(clf, X, y)
+    expl.self_influence()  # the leverages: L inverted in place
     block = expl._inverse.blocks[0]
     assert block.G.state == "inverse"
     fresh = TiledDualBlock(block.design, block.s**2, _lam(block), tile=64)
@@ -222,6 +223,8 @@ def test_rows_without_curvature_take_the_direct_formula(bow):
     dense = InfluenceExplainer(solver="dual").fit(clf, X, y, sample_weight=sw)
     tiled = InfluenceExplainer(solver="dual", solver_params={"tile": 97})
     tiled.fit(clf, X, y, sample_weight=sw)
+    tiled.self_influence()
+    dense.self_influence()
     assert tiled._inverse.blocks[0].n_direct_rows_ == 5
     q_dense, q_tiled = dense._M[:, 0, 0], tiled._M[:, 0, 0]
     assert np.all(q_tiled > 0)
