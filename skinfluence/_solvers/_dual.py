@@ -31,7 +31,6 @@ from scipy.linalg import LinAlgError, cho_factor, cho_solve, solve_triangular
 from .._design import row_chunks
 from ._cholesky import SingularHessianError
 
-
 #: Above this many rows the capacitance is held as lower-triangle tiles.
 TILED_ABOVE_SAMPLES = 15_000
 

@@ -455,7 +455,7 @@ def _dask_factor_and_invert(G, factors, s, const):
         raise SingularHessianError(
             "The dual system I + S X̃ Λ⁻¹ X̃ᵀ S is not positive definite (Cholesky failed)."
         ) from None
-    for (i, j), block in zip(keys, tiles):
+    for (i, j), block in zip(keys, tiles, strict=True):
         block = block[: G.bounds[i + 1] - G.bounds[i], : G.bounds[j + 1] - G.bounds[j]]
         G.tiles[i, j] = np.asfortranarray(np.tril(block) if i == j else block)
     G.state = "inverse"
