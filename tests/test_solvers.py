@@ -381,7 +381,7 @@ def test_multinomial_k_minus_1_matches_k_parametrisation(
     for products in ("symmetric", "general"):
         kind, new = _multinomial_results(*args, "K-1", products)
         assert kind == "SoftmaxHessian"
-        for a, b in zip(new, old):
+        for a, b in zip(new, old, strict=True):
             assert rel_err(a, b) < 1e-10
 
 

@@ -423,7 +423,7 @@ class SoftmaxInverse:
             Mv = _leverage_symmetric(design, block, m, d)
         if Mv is None:
             Mv = _leverage_general(design, block, m, d)
-        del inv
+        inv = block = None  # frees (K−1)p̃ × (K−1)p̃ before the n × K × K result
         n = design.n_samples
         Q = self.basis
         T = (Mv.reshape(n * m, m) @ Q.T).reshape(n, m, K)  # Mᵛ Qᵀ
