@@ -80,7 +80,7 @@ def _fused_product(expl, B, out):
     ``Bᵀ`` and ``X̃_wᵀ`` are transposed views (F-ordered), which BLAS reads in
     place; ``out`` is C-contiguous and written directly.
     """
-    return np.dot(B.T, expl._weighted_train_design().T, out=out)
+    return np.matmul(B.T, expl._weighted_train_design().T, out=out)
 
 
 def _test_shift(expl, W, Xt, n):
