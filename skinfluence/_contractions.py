@@ -83,26 +83,52 @@ def _fused_product(expl, B, out):
     return np.matmul(B.T, expl._weighted_train_design().T, out=out)
 
 
-def _test_shift(expl, W, Xt, n):
-    """``Δz_test`` of shape (K, m, n): ``Σ_l ŵ_il · x̃_testᵀ (H⁻¹)_kl x̃ᵢ``."""
+def solve_test(expl, Xt):
+    """``H⁻¹`` applied to the test rows, as :func:`_test_shift` consumes it.
+
+    One output and dense ``X``: ``H⁻¹ X̃_testᵀ`` (p̃, m); decoupled outputs:
+    (K, p̃, m); coupled: (K, p̃, K m) with ``S[j][:, k-th block] = (H⁻¹)_jk X̃_testᵀ``.
+    """
+    rule, inverse = expl._rule, expl._inverse
+    K, m = rule.n_outputs, Xt.shape[0]
+    if fused_applies(expl):
+        return inverse.solve(Xt.T[None])[0]
+    if not inverse.coupled:
+        return inverse.solve(np.repeat(Xt.T[None], K, axis=0))
+    E = np.zeros((K, Xt.shape[1], K * m))
+    for k in range(K):
+        E[k, :, k * m : (k + 1) * m] = Xt.T
+    return inverse.solve(E)
+
+
+def _test_shift(expl, W, Xt, n, rows=None, S=None):
+    """``Δz_test`` of shape (K, m, n): ``Σ_l ŵ_il · x̃_testᵀ (H⁻¹)_kl x̃ᵢ``.
+
+    ``rows`` (a slice of training rows) restricts ``i`` to them: shape
+    (K, m, len(rows)), for callers that reduce over the training rows in
+    chunks; ``S`` is :func:`solve_test`'s result when they computed it once.
+    """
     rule, inverse, design = expl._rule, expl._inverse, expl._design
-    K, d, m = rule.n_outputs, design.n_columns, Xt.shape[0]
+    if rows is not None:
+        design, W = design.rows(rows), W[rows]
+        n = design.n_samples
+    K, m = rule.n_outputs, Xt.shape[0]
+    if S is None:
+        S = solve_test(expl, Xt)
     if fused_applies(expl):
         dZ = np.empty((1, m, n))
-        _fused_product(expl, inverse.solve(Xt.T[None])[0], dZ[0])
+        if rows is None:
+            _fused_product(expl, S, dZ[0])
+        else:
+            np.matmul(S.T, expl._weighted_train_design()[rows].T, out=dZ[0])
         return dZ
     dZ = np.zeros((K, m, n))
     if not inverse.coupled:
-        S = inverse.solve(np.repeat(Xt.T[None], K, axis=0))
         for k in range(K):
             A = design.rdot(S[k].T)
             A *= W[:, k]
             dZ[k] = A
     else:
-        E = np.zeros((K, d, K * m))
-        for k in range(K):
-            E[k, :, k * m : (k + 1) * m] = Xt.T
-        S = inverse.solve(E)  # S[j][:, k-th m-block] = (H⁻¹)_jk x̃_test
         for j in range(K):
             A = design.rdot(S[j].T).reshape(K, m, n)
             A *= W[:, j]
@@ -121,6 +147,23 @@ def fused_in_place(expl, target):
     if target.name == "predict":
         return not hasattr(expl._rule, "classes")
     return target.name in ("loss", "decision_function")
+
+
+def target_change_on_rows(expl, Xt, S, target, rows):
+    """``target(z_test + Δz) − target(z_test)`` for the training rows ``rows`` only.
+
+    ``Xt`` is the dense test design, ``S = solve_test(expl, Xt)`` (computed
+    once by the caller), ``target`` one that needs no labels. Shape
+    (m, len(rows)[, width]): callers reduce over the training rows chunk by
+    chunk (metrics) with temporaries of the chunk's size, not the result's.
+    """
+    rule = expl._rule
+    Zt = (Xt @ rule.coef.T)[:, None, :]
+    W = expl._train_weights()
+    dZ = _test_shift(expl, W, Xt, expl.n_train_, rows, S).transpose(1, 2, 0)
+    if expl.method == "first_order":
+        return target.linear_change(rule, None, Zt, dZ)
+    return target.change(rule, None, Zt, dZ)
 
 
 def _influence_chunk(expl, design_t, Yt, target, rows, out=None):

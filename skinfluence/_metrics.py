@@ -27,13 +27,17 @@ import numbers
 import warnings
 
 import numpy as np
+from sklearn import get_config
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, is_classifier
 from sklearn.metrics import get_scorer
 from sklearn.utils import _safe_indexing
 from sklearn.utils.metaestimators import available_if
+from sklearn.utils.validation import _num_samples
 
+from ._contractions import solve_test, target_change_on_rows
 from ._design import row_chunks
 from ._parallel import map_chunks
+from ._targets import get_target
 
 __all__ = ["jackknife_plus_interval", "loo_score", "metric_influence"]
 
@@ -346,6 +350,29 @@ class _Responses:
             r for r in _RESPONSES[1:] if hasattr(self.estimator, r)
         ]
         self._base, self._shift = {}, {}
+        self._test_pieces = None
+        # single rows: the shifts are computed per chunk of training rows (never
+        # the whole (n_test, n_train) array) when the dense test design fits
+        budget = get_config()["working_memory"] * 2**20
+        n_test = _num_samples(X_test)
+        self.chunked = groups is None and (
+            n_test * explainer._design.n_columns * 8 <= budget / 4
+        )
+
+    @property
+    def n_rows(self):
+        """Training rows (or groups): the length of the result."""
+        if self.chunked:
+            return self.explainer.n_train_
+        return next(iter(self._shift.values())).shape[1] if self._shift else None
+
+    def prepare(self):
+        """``X̃_test`` and ``H⁻¹ X̃_testᵀ``, computed once before chunks are dispatched."""
+        if self.chunked and self._test_pieces is None:
+            expl = self.explainer
+            design_t, _ = expl._test_data(self.X_test, None, "decision_function")
+            Xt = design_t.dense_rows()
+            self._test_pieces = (Xt, solve_test(expl, Xt))
 
     @property
     def binary(self):
@@ -383,7 +410,18 @@ class _Responses:
             return _labels_from_decision(D, self.binary)
         if name == "predict" and self.classifier:
             return self.classes[self.shifted("labels", rows)]
-        return self.base(name)[None] + np.moveaxis(self.shift(name)[:, rows], 1, 0)
+        return self.base(name)[None] + np.moveaxis(self.shift_rows(name, rows), 1, 0)
+
+    def shift_rows(self, name, rows):
+        """``shift(name)[:, rows]``, computed for those rows only when ``chunked``."""
+        if not self.classifier and name == "decision_function":
+            name = "predict"
+        if not self.chunked:
+            return self.shift(name)[:, rows]
+        self.prepare()
+        Xt, S = self._test_pieces
+        expl = self.explainer
+        return target_change_on_rows(expl, Xt, S, get_target(name, expl._rule), rows)
 
 
 def _call_metric(scorer, metric, frozen, y, sample_weight, classifier):
@@ -524,19 +562,35 @@ def metric_influence(explainer, X_test, y_test, scoring="roc_auc", groups=None, 
             )
         S0 = responses.base(vec.response)
         G = gradient(S0, y_enc, w)
-        dS = responses.shift(vec.response)
-        n_test, n_rows = dS.shape[:2]
-        return np.einsum(
-            "jc,jic->i", G.reshape(n_test, -1), dS.reshape(n_test, n_rows, -1)
-        )
+        n_test = G.shape[0]
+        G = G.reshape(n_test, -1)
+        if not responses.chunked:
+            dS = responses.shift(vec.response)
+            return np.einsum("jc,jic->i", G, dS.reshape(n_test, dS.shape[1], -1))
+        responses.prepare()
+        n_rows = responses.n_rows
+        out = np.empty(n_rows)
+        for rows in row_chunks(n_rows, 8 * n_test * (4 * G.shape[1] + 4)):
+            dS = responses.shift_rows(vec.response, rows)
+            out[rows] = np.einsum("jc,jic->i", G, dS.reshape(n_test, -1, G.shape[1]))
+        return out
 
     if vec is not None:
         primary = "decision_function" if vec.response == "labels" else vec.response
     else:
         primary = "predict_proba" if "predict_proba" in frozen.used_ else "decision_function"
-    shift = responses.shift(primary)  # the one influence computation needed, usually
-    n_rows, n_test = shift.shape[1], y.shape[0]
-    width = 1 if shift.ndim == 2 else shift.shape[2]
+    if responses.chunked:
+        responses.prepare()  # once, before the chunks (which may run in workers)
+        shift = None
+        n_rows = responses.n_rows
+        base = responses.base("predict" if primary == "decision_function" and not
+                              responses.classifier else primary)
+        width = 1 if base.ndim == 1 else base.shape[1]
+    else:
+        shift = responses.shift(primary)  # the one influence computation needed
+        n_rows = shift.shape[1]
+        width = 1 if shift.ndim == 2 else shift.shape[2]
+    n_test = y.shape[0]
     per_row = 8 * n_test * (4 * width + 8)
     verbose = getattr(explainer, "verbose", 0)
     if vec is not None:
@@ -553,7 +607,10 @@ def metric_influence(explainer, X_test, y_test, scoring="roc_auc", groups=None, 
             desc="metric at shifted predictions", out=np.empty(n_rows),
         )
     out = out - base_score
-    out[np.any(np.isnan(shift.reshape(n_test, n_rows, -1)), axis=(0, 2))] = np.nan
+    if shift is None:  # chunked: NaN shifts come from the undefined rows only
+        out[explainer.undefined_rows_] = np.nan
+    else:
+        out[np.any(np.isnan(shift.reshape(n_test, n_rows, -1)), axis=(0, 2))] = np.nan
     return out
 
 

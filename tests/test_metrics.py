@@ -344,3 +344,53 @@ def test_jackknife_plus_edge_cases(ridge_problem, cancer_full):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         jackknife_plus_interval(InfluenceExplainer().fit(Ridge().fit(X, y), X, y), X_test)
+
+
+@pytest.mark.parametrize("method", ["first_order", "newton"])
+@pytest.mark.parametrize("scoring", ["neg_log_loss", "roc_auc", "accuracy"])
+def test_metric_influence_is_reduced_chunk_by_chunk_within_working_memory(method, scoring):
+    """Single rows: the (n_test, n_train) shifts are never held whole (issue 16, target 6).
+
+    Same numbers as the whole-array path (forced by a working memory too small
+    for the dense test design), and a tracemalloc peak far below the shifts'
+    size: result + working_memory + a small constant.
+    """
+    import tracemalloc
+
+    from sklearn import config_context
+
+    import skinfluence._metrics as metrics_module
+
+    if method == "first_order" and scoring != "neg_log_loss":
+        pytest.skip("step metrics need method='newton'")
+    rng = np.random.default_rng(0)
+    n, p, m = 3000, 8, 400
+    X = rng.normal(size=(n, p))
+    y = (X[:, 0] + rng.normal(size=n) > 0).astype(int)
+    Xt = rng.normal(size=(m, p))
+    yt = (Xt[:, 0] + rng.normal(size=m) > 0).astype(int)
+    clf = LogisticRegression(solver="newton-cholesky", tol=1e-10).fit(X, y)
+    expl = InfluenceExplainer(method=method).fit(clf, X, y)
+    expl.influence(Xt[:2], yt[:2])  # warm: lazy state (weights, weighted design, kernels)
+    with config_context(working_memory=1):
+        responses = metrics_module._Responses(expl, Xt, None)
+        assert responses.chunked
+        metric_influence(expl, Xt, yt, scoring=scoring)  # warm-up
+        tracemalloc.start()
+        chunked = metric_influence(expl, Xt, yt, scoring=scoring)
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+    whole_shift = m * n * 8 * (2 if scoring == "neg_log_loss" else 1)
+    assert peak < n * 8 + 2**20 + 3 * 2**20 < whole_shift / 2
+    original = metrics_module._Responses.__init__
+
+    def unchunked(self, *args):
+        original(self, *args)
+        self.chunked = False
+
+    metrics_module._Responses.__init__ = unchunked
+    try:
+        whole = metric_influence(expl, Xt, yt, scoring=scoring)
+    finally:
+        metrics_module._Responses.__init__ = original
+    np.testing.assert_allclose(chunked, whole, rtol=1e-10, atol=1e-15)
