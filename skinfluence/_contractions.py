@@ -25,10 +25,11 @@ import numpy as np
 import scipy.sparse as sp
 
 from ._edits import group_params_shift
+from ._linalg import SINGULAR_TOL, solve_or_nan
 
 #: ``1 − hᵢ`` below this (relative) is rounding: the row alone determines a
 #: parameter, and removing it leaves the model undefined (``newton`` → NaN).
-LEVERAGE_ONE_TOL = float(np.sqrt(np.finfo(np.float64).eps))
+LEVERAGE_ONE_TOL = SINGULAR_TOL
 
 
 def _newton_weights(grad, M, C, coupled):
@@ -48,15 +49,9 @@ def _newton_weights(grad, M, C, coupled):
         undefined = np.any(1.0 - h < LEVERAGE_ONE_TOL * np.maximum(1.0, np.abs(h)), axis=1)
         with np.errstate(divide="ignore", invalid="ignore"):
             w = np.where(grad == 0, 0.0, grad / (1.0 - h))
-    else:
-        K = grad.shape[1]
-        A = np.eye(K) - C @ M
-        sigma = np.linalg.svd(A, compute_uv=False)
-        undefined = sigma[:, -1] < LEVERAGE_ONE_TOL * np.maximum(1.0, sigma[:, 0])
-        A[undefined] = np.eye(K)
-        w = np.linalg.solve(A, grad[:, :, None])[:, :, 0]
-    w[undefined] = np.nan
-    return w, undefined
+        w[undefined] = np.nan
+        return w, undefined
+    return solve_or_nan(np.eye(grad.shape[1]) - C @ M, grad, LEVERAGE_ONE_TOL)
 
 
 def _group_chunk(expl, members, chunk):

@@ -28,12 +28,13 @@ import scipy.sparse as sp
 from sklearn import get_config
 from sklearn.utils import check_array
 
+from ._linalg import SINGULAR_TOL, solve_or_nan
 from ._validation import encode_targets
 
 #: A capacitance system ``I − C_G M_G`` whose smallest singular value is below
 #: this (relative to its largest) is singular to rounding: the group alone
 #: determines a parameter, and the model without it is undefined.
-CAPACITANCE_TOL = float(np.sqrt(np.finfo(np.float64).eps))
+CAPACITANCE_TOL = SINGULAR_TOL
 
 
 def check_groups(groups, n_samples):
@@ -252,12 +253,7 @@ def _capacitance_solve(M, C, g):
             w[bad] = np.nan
             return w, bad
     A = eye - np.matmul(C, M.reshape(b, sK // C.shape[2], C.shape[2], sK)).reshape(b, sK, sK)
-    sigma = np.linalg.svd(A, compute_uv=False)
-    bad = sigma[:, -1] < CAPACITANCE_TOL * np.maximum(1.0, sigma[:, 0])
-    A[bad] = eye
-    w = np.linalg.solve(A, g[:, :, None])[:, :, 0]
-    w[bad] = np.nan
-    return w, bad
+    return solve_or_nan(A, g, CAPACITANCE_TOL)
 
 
 def relabel_weights(expl, idx, new_labels):
@@ -281,12 +277,7 @@ def relabel_weights(expl, idx, new_labels):
         dC = C_new - expl._curvature[idx]
         if np.any(dC != 0):
             M = expl._leverage[idx]
-            A = np.eye(rule.n_outputs) + dC @ M
-            sigma = np.linalg.svd(A, compute_uv=False)
-            undefined = sigma[:, -1] < CAPACITANCE_TOL * np.maximum(1.0, sigma[:, 0])
-            A[undefined] = np.eye(rule.n_outputs)
-            w = np.linalg.solve(A, w[:, :, None])[:, :, 0]
-            w[undefined] = np.nan
+            w, undefined = solve_or_nan(np.eye(rule.n_outputs) + dC @ M, w, CAPACITANCE_TOL)
     return w, undefined
 
 

@@ -25,6 +25,7 @@ from sklearn.utils.validation import check_is_fitted
 from ._contractions import LEVERAGE_ONE_TOL
 from ._design import row_chunks
 from ._edits import group_params_shift
+from ._linalg import solve_or_nan
 from ._solvers import (
     AUTO_FACTOR_FOR_LEVERAGE_MAX_PARAMS,
     SingularHessianError,
@@ -349,14 +350,7 @@ def _without_rows(expl, rows, n_steps=1):
 
 def _solve_rows(M, C, B):
     """``(I − Mᵢ Cᵢ)⁻¹ bᵢ`` for every row (K × K blocks); NaN where singular to rounding."""
-    K = B.shape[1]
-    A = np.eye(K) - M @ C
-    sigma = np.linalg.svd(A, compute_uv=False)
-    undefined = sigma[:, -1] < LEVERAGE_ONE_TOL * np.maximum(1.0, sigma[:, 0])
-    A[undefined] = np.eye(K)
-    out = np.linalg.solve(A, B[:, :, None])[:, :, 0]
-    out[undefined] = np.nan
-    return out
+    return solve_or_nan(np.eye(B.shape[1]) - M @ C, B, LEVERAGE_ONE_TOL)[0]
 
 
 def _loo_decision(M, grad, C, Z):
