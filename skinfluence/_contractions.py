@@ -24,6 +24,7 @@ family, ``rule.loss_change_into``).
 import numpy as np
 import scipy.sparse as sp
 
+from ._blas import gemm
 from ._edits import group_params_shift
 from ._linalg import SINGULAR_TOL, solve_or_nan
 
@@ -75,7 +76,7 @@ def _fused_product(expl, B, out):
     ``Bᵀ`` and ``X̃_wᵀ`` are transposed views (F-ordered), which BLAS reads in
     place; ``out`` is C-contiguous and written directly.
     """
-    return np.matmul(B.T, expl._weighted_train_design().T, out=out)
+    return gemm(B.T, expl._weighted_train_design().T, out=out)
 
 
 def solve_test(expl, Xt):

@@ -83,6 +83,7 @@ class LinearRule:
         """A copy of this rule at other parameters (the estimator is not touched)."""
         new = object.__new__(type(self))
         new.__dict__.update(self.__dict__)
+        new.__dict__.pop("_decision_memo", None)
         new.coef = np.asarray(coef, dtype=np.float64)
         return new
 
@@ -123,8 +124,25 @@ class LinearRule:
         return DesignMatrix(X, self.fit_intercept)
 
     def decision(self, design):
-        """``Z = X̃ Θ̃ᵀ``, shape (n_samples, n_outputs)."""
-        return design.dot(self.coef.T)
+        """``Z = X̃ Θ̃ᵀ``, shape (n_samples, n_outputs).
+
+        The last result is remembered (keyed on the identity of ``design``
+        and of ``coef``, which is never modified in place): fitting asks for
+        the training decision values several times (the Hessian, the
+        gradients, the stationarity check), each a pass over ``X``.
+        """
+        memo = self.__dict__.get("_decision_memo")
+        if memo is not None and memo[0] is design and memo[1] is self.coef:
+            return memo[2]
+        Z = design.dot(self.coef.T)
+        Z.flags.writeable = False  # shared by every caller
+        self._decision_memo = (design, self.coef, Z)
+        return Z
+
+    def __getstate__(self):
+        state = self.__dict__.copy()
+        state.pop("_decision_memo", None)  # never ship X to joblib workers with a rule
+        return state
 
     def sample_scale(self, y, sample_weight):
         """``s``: sample weight times class weight, shape (n, 1) or (n, K).

@@ -5,6 +5,7 @@ from scipy.linalg import (
     LinAlgError,
     cho_factor,
     cho_solve,
+    get_blas_funcs,
     get_lapack_funcs,
     solve_triangular,
 )
@@ -70,6 +71,7 @@ class CholeskySolver:
                 "(zero diagonal), so the influence of a training point is undefined."
             )
         self.scale = 1.0 / np.sqrt(diag)
+        self._unscaled_lower = None
         scaled = hessian if overwrite else hessian.copy()
         scaled *= self.scale[:, None]
         scaled *= self.scale[None, :]
@@ -100,3 +102,17 @@ class CholeskySolver:
         """``L⁻¹ D⁻¹ B``, so that ``‖L⁻¹ D⁻¹ b‖² = bᵀ H⁻¹ b`` (one triangular solve)."""
         scale = self.scale if np.ndim(B) == 1 else self.scale[:, None]
         return solve_triangular(self._factor[0], scale * B, lower=True, check_finite=False)
+
+    def inverse_norms_inplace(self, B):
+        """``bⱼᵀ H⁻¹ bⱼ`` for the columns of ``B`` (d, k); ``B`` is overwritten.
+
+        ``H = (D L)(D L)ᵀ``, so ``bᵀ H⁻¹ b = ‖(D L)⁻¹ b‖²``: one BLAS ``trsm``
+        with the unscaled factor ``D L`` (kept after the first call), in
+        place when ``B`` is F-contiguous (no scaling pass, no copy), then
+        the squared column norms.
+        """
+        if self._unscaled_lower is None:
+            self._unscaled_lower = np.asfortranarray(self._factor[0] / self.scale[:, None])
+        (trsm,) = get_blas_funcs(("trsm",), (self._unscaled_lower,))
+        W = trsm(1.0, self._unscaled_lower, B, lower=1, overwrite_b=1)
+        return np.einsum("ij,ij->j", W, W)

@@ -16,7 +16,7 @@ nothing knows about estimators.
 
 import numpy as np
 
-from .._design import BLAS_CHUNK_ROWS, row_chunks
+from .._design import BLAS_CHUNK_ROWS, LEVERAGE_CHUNK_ROWS, row_chunks
 from ._cholesky import CholeskySolver
 
 
@@ -102,16 +102,33 @@ class BlockDiagonalInverse:
         return out
 
     def leverage_blocks(self, design):
-        """``M_i[k, l] = x̃ᵢᵀ (H⁻¹)_{kl} x̃ᵢ``: diagonal here, one triangular solve per block."""
+        """``M_i[k, l] = x̃ᵢᵀ (H⁻¹)_{kl} x̃ᵢ``: diagonal here, one triangular solve per block.
+
+        Rows go ``LEVERAGE_CHUNK_ROWS`` at a time through one reused
+        F-ordered buffer holding ``x̃ᵢ`` as columns, which each block's
+        factor whitens in place (``trsm``): one copy of each row, no other
+        temporary of the chunk's size.
+        """
         K = self.block_of_output.size
         M = np.zeros((design.n_samples, K, K))
         diag = np.arange(K)
-        for rows in row_chunks(design.n_samples, 8 * 2 * design.n_columns, BLAS_CHUNK_ROWS):
-            Xr = design.dense_rows(rows).T
+        in_place = all(hasattr(s, "inverse_norms_inplace") for s in self.solvers)
+        chunk = min(LEVERAGE_CHUNK_ROWS, max(design.n_samples, 1))
+        rows_T = np.empty((design.n_columns, chunk), order="F")
+        work = rows_T if len(self.solvers) == 1 else np.empty_like(rows_T, order="F")
+        for rows in row_chunks(design.n_samples, 8 * 2 * design.n_columns, chunk):
+            k = rows.stop - rows.start
             for b, solver in enumerate(self.solvers):
-                w = solver.whiten(Xr)
-                q = np.einsum("ij,ij->j", w, w)
                 ks = np.flatnonzero(self.block_of_output == b)
+                if in_place:
+                    if b == 0:
+                        design.write_rows_T(rows, rows_T[:, :k])
+                    if work is not rows_T:
+                        work[:, :k] = rows_T[:, :k]
+                    q = solver.inverse_norms_inplace(work[:, :k])
+                else:
+                    w = solver.whiten(design.dense_rows(rows).T)
+                    q = np.einsum("ij,ij->j", w, w)
                 M[rows, diag[ks], diag[ks]] = q[:, None]
         return M
 
