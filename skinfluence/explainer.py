@@ -452,9 +452,14 @@ class InfluenceExplainer(BaseEstimator):
         warnings.warn(text, ConvergenceWarning, stacklevel=3)
 
     def _stationarity(self, design, Y, s):
-        solve = getattr(self._inverse, "diagnostic_solve", self._inverse.solve)
-        G = self._rule.objective_gradient(design, Y, s)
-        decrement2 = float(np.sum(G * solve(G[:, :, None])[:, :, 0]))
+        cached = getattr(self, "_decrement", None)
+        if cached is not None and cached[0] is self._rule and cached[1] is self._inverse:
+            decrement2 = cached[2]  # the final check (_finish) after the sampled one
+        else:
+            solve = getattr(self._inverse, "diagnostic_solve", self._inverse.solve)
+            G = self._rule.objective_gradient(design, Y, s)
+            decrement2 = float(np.sum(G * solve(G[:, :, None])[:, :, 0]))
+            self._decrement = (self._rule, self._inverse, decrement2)
         rows = np.flatnonzero(np.any(self._grad != 0, axis=1))
         if self._M is not None:
             g = self._grad[rows]

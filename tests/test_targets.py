@@ -359,3 +359,36 @@ def test_rule_loss_change_into_matches_loss_change(cancer, ridge_problem):
         rule.loss_change_into(Y, Z, D)
         expected = rule.loss_change(Y[:, None], Z[:, None], D0[:, :, None])
         np.testing.assert_allclose(D, expected, rtol=1e-12, atol=0)
+
+
+def test_loss_kernels_split_between_threads_give_the_serial_numbers(monkeypatch):
+    """Rows handed to two threads (a ragged split) give the one-thread result bit for bit."""
+    import numba
+
+    from skinfluence._rules import _loss_kernels as lk
+
+    if numba.config.NUMBA_NUM_THREADS < 2:
+        pytest.skip("one Numba thread available")
+    monkeypatch.setattr(lk, "PARALLEL_MIN_SIZE", 0)
+    rng = np.random.default_rng(2)
+    D0 = rng.normal(size=(7, 300)) * 10.0 ** rng.uniform(-9, 0.5, size=(7, 300))
+    y = np.where(rng.random(7) < 0.5, 1.0, -1.0)
+    z = rng.normal(size=7)
+    runs = {
+        "softplus": lambda D: lk.softplus_change(D, y, z),
+        "squared": lambda D: lk.squared_change(D, z, 0.5),
+        "margin": lambda D: lk.margin_change(D, y, z, lk.MODIFIED_HUBER),
+    }
+    previous = numba.get_num_threads()
+    try:
+        for name, run in runs.items():
+            results = []
+            for n_threads in (1, 2):
+                numba.set_num_threads(n_threads)
+                D = D0.copy()
+                run(D)
+                results.append(D)
+            np.testing.assert_array_equal(results[0], results[1], err_msg=name)
+            assert not np.array_equal(results[0], D0)
+    finally:
+        numba.set_num_threads(previous)
