@@ -97,7 +97,7 @@ def _run(kernel, out, row_args, *scalars):
     bounds = np.linspace(0, m, n_threads + 1).astype(int)
     futures = [
         pool.submit(kernel, out[a:b], *(r[a:b] for r in row_args), *scalars)
-        for a, b in zip(bounds[:-1], bounds[1:])
+        for a, b in zip(bounds[:-1], bounds[1:], strict=True)
     ]
     for future in futures:
         future.result()
