@@ -128,6 +128,8 @@ class DesignMatrix:
             # p = 200) accumulated in place in the lower triangle; the
             # intercept's row ``Xᵀ d`` and corner ``Σ d`` come with it.
             d_cols = self.n_columns
+            if d.size and np.all(d == d[0]):  # least squares: no scaling pass at all
+                return self._constant_gram(float(d[0]))
             G = np.zeros((d_cols, d_cols), order="F")
             root = np.sqrt(d)
             chunk = min(GRAM_CHUNK_ROWS, max(X.shape[0], 1))
@@ -150,6 +152,25 @@ class DesignMatrix:
             G[:p, p] = col
             G[p, :p] = col
             G[p, p] = d.sum()
+        return G
+
+    def _constant_gram(self, c):
+        """``c · X̃ᵀ X̃`` (dense ``X``): SYRK on ``X``'s own rows, column sums beside it."""
+        X, p = self.X, self.X.shape[1]
+        XtX = np.zeros((p, p), order="F")
+        col = np.zeros(p)
+        for rows in row_chunks(X.shape[0], 8 * p, GRAM_CHUNK_ROWS):
+            Xc = X[rows]
+            syrk_add(Xc, XtX)
+            if self.fit_intercept:
+                col += Xc.sum(axis=0)
+        G = np.empty((self.n_columns, self.n_columns))
+        G[:p, :p] = symmetrize_lower(XtX)
+        if self.fit_intercept:
+            G[:p, p] = col
+            G[p, :p] = col
+            G[p, p] = X.shape[0]
+        G *= c
         return G
 
     def weighted(self, w):

@@ -60,6 +60,11 @@ def test_gram_and_leverages_against_explicit_formulas(fit_intercept, sparse, mon
     G1, G2 = design.gram(d1), design.gram(d2)
     np.testing.assert_allclose(G1, Xt.T @ (d1[:, None] * Xt), rtol=1e-12)
     np.testing.assert_allclose(G1, G1.T)
+    constant = np.full(33, 2.5)  # least squares: the unscaled path
+    np.testing.assert_allclose(design.gram(constant), 2.5 * Xt.T @ Xt, rtol=1e-12)
+    np.testing.assert_allclose(
+        DesignMatrix(np.asfortranarray(X), fit_intercept).gram(constant), 2.5 * Xt.T @ Xt, rtol=1e-12
+    )
     H1, H2 = G1 + 0.3 * np.eye(Xt.shape[1]), G2 + 0.1 * np.eye(Xt.shape[1])
     inverse = BlockDiagonalInverse([CholeskySolver(H1), CholeskySolver(H2)], np.array([0, 1, 0]))
     M = inverse.leverage_blocks(design)
