@@ -102,12 +102,13 @@ class BlockDiagonalInverse:
         return out
 
     def leverage_blocks(self, design):
-        """``M_i[k, l] = x̃ᵢᵀ (H⁻¹)_{kl} x̃ᵢ``: diagonal here, one triangular solve per block.
+        """``M_i[k, l] = x̃ᵢᵀ (H⁻¹)_{kl} x̃ᵢ``: diagonal here, ``‖(D L)⁻¹ x̃ᵢ‖²`` per block.
 
         Rows go ``LEVERAGE_CHUNK_ROWS`` at a time through one reused
         F-ordered buffer holding ``x̃ᵢ`` as columns, which each block's
-        factor whitens in place (``trsm``): one copy of each row, no other
-        temporary of the chunk's size.
+        triangular inverse multiplies in place (``trmm``, see
+        ``CholeskySolver.inverse_norms_inplace``): one copy of each row, no
+        other temporary of the chunk's size.
         """
         K = self.block_of_output.size
         M = np.zeros((design.n_samples, K, K))
