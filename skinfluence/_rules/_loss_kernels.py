@@ -196,16 +196,18 @@ def _softplus_change(out, sign, u):
         for s in range(0, n, BLOCK):
             L = min(BLOCK, n - s)
             blk = row[s : s + L]
-            level = 0  # the block's largest |δ| as a level; n_levels: beyond, or NaN
+            # the level of the block's largest |δ| (n_levels: beyond the series);
+            # a NaN shift stays NaN through Horner's rule whatever the level
+            biggest = 0.0
             for i in range(L):
                 x = sj * blk[i]
                 d[i] = x
                 ax = abs(x)
-                lv = 0
-                for q in range(n_levels - 1):
-                    lv += ax > LEVELS[q]
-                lv += not ax <= top
-                level = max(level, lv)
+                biggest = ax if ax > biggest else biggest
+            level = 0
+            for q in range(n_levels - 1):
+                level += biggest > LEVELS[q]
+            level += not biggest <= top
             N = deg[min(level, n_levels - 1)]
             cN = c[N]
             for i in range(L):
