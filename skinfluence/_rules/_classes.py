@@ -19,14 +19,23 @@ class ClassLabelsMixin:
         self.class_weight = getattr(estimator, "class_weight", None)
 
     def encode_labels(self, y):
-        """Index of each label in ``classes_``; unknown labels are an error."""
-        unknown = np.setdiff1d(np.unique(y), self.classes)
-        if unknown.size:
+        """Index of each label in ``classes_`` (sorted, as scikit-learn stores it); unknown labels are an error.
+
+        One binary search per label and a comparison, no sort of ``y``.
+        """
+        y = np.asarray(y)
+        try:
+            index = np.searchsorted(self.classes, y)
+            found = self.classes[np.minimum(index, self.classes.size - 1)] == y
+        except TypeError:  # labels not comparable with the classes (e.g. str vs int)
+            index, found = None, np.zeros(y.shape, dtype=bool)
+        if not np.all(found):
+            unknown = np.setdiff1d(np.unique(y[~found]), self.classes)
             raise ValueError(
                 f"y contains labels {unknown.tolist()} unknown to the estimator, "
                 f"whose classes_ are {self.classes.tolist()}."
             )
-        return np.searchsorted(self.classes, y)
+        return index
 
     def class_weights(self, y, sample_weight):
         """The weight of each class (in ``classes_`` order), or None."""
