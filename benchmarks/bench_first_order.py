@@ -29,8 +29,9 @@ drift of the machine's speed hits them alike (pyDVL runs in the first 3
 rounds only). The estimator's training is outside them. The summary also
 prints what the floor itself achieves against each peer (floor/pyinfluence,
 floor/pyDVL on the no-intercept model): a ratio target beyond the floor's
-needs less arithmetic than the floor does, not less overhead. Every peer's numbers are asserted equal to ours (1e-6 relative
-to the largest value) before anything is printed. The tracemalloc peak of
+needs less arithmetic than the floor does, not less overhead. Every peer's
+numbers are asserted equal to ours (1e-6 relative to the largest value)
+before anything is printed. The tracemalloc peak of
 ``influence`` (first order vs newton, after the same fit) is measured in a
 separate call (tracemalloc sees NumPy's allocations; the result itself is
 ``8 m n`` bytes and is counted in the peak).
