@@ -28,20 +28,12 @@ import warnings
 
 import numba
 import numpy as np
-from scipy.special import expit
+from bench_first_order import make_data  # the same binary data as targets 1 and 2
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
 from threadpoolctl import threadpool_limits
 
 from skinfluence import InfluenceExplainer
-
-
-def make_data(n, p, n_test, seed=0):
-    rng = np.random.default_rng(seed)
-    X = rng.normal(size=(n + n_test, p))
-    w = rng.normal(size=p) / np.sqrt(p)
-    y = (rng.uniform(size=n + n_test) < expit(2 * X @ w + 0.3)).astype(int)
-    return X[:n], y[:n], X[n:], y[n:]
 
 
 def best_time(f, k):
@@ -68,7 +60,7 @@ def main():
     p = args.p or (20 if args.quick else 200)
     m = args.tests or (2 if args.quick else 20)
     depth = args.depth or (300 if args.quick else 5_000)
-    X, y, Xt, yt = make_data(n, p, m)
+    X, y, Xt, yt = make_data("logistic", n, p, m)
     clf = LogisticRegression(C=1.0, solver="newton-cholesky", tol=1e-10).fit(X, y)
     exact = InfluenceExplainer(solver="cholesky").fit(clf, X, y).influence(Xt, yt)
     max_threads = numba.config.NUMBA_NUM_THREADS

@@ -42,18 +42,10 @@ import warnings
 
 import numpy as np
 import sklearn
-from scipy.special import expit
+from bench_first_order import make_data  # the same binary data as targets 1 and 2
 from sklearn.linear_model import LogisticRegression
 
 from skinfluence import InfluenceExplainer
-
-
-def make_data(n, p, n_test, seed=0):
-    rng = np.random.default_rng(seed)
-    X = rng.normal(size=(n + n_test, p))
-    w = rng.normal(size=p) / np.sqrt(p)
-    y = (rng.uniform(size=n + n_test) < expit(2 * X @ w + 0.3)).astype(int)
-    return X[:n], y[:n], X[n:], y[n:]
 
 
 def _root(a):
@@ -106,7 +98,7 @@ def measure(f):
 
 
 def run(args):
-    X, y, Xt, yt = make_data(args.n, args.p, args.n_test)
+    X, y, Xt, yt = make_data("logistic", args.n, args.p, args.n_test)
     clf = LogisticRegression(C=1.0, solver="newton-cholesky", tol=1e-10).fit(X, y)
     rng = np.random.default_rng(1)
     rows = np.sort(rng.choice(args.n, size=min(args.rows, args.n), replace=False))
