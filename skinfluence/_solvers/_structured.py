@@ -113,23 +113,17 @@ class BlockDiagonalInverse:
         K = self.block_of_output.size
         M = np.zeros((design.n_samples, K, K))
         diag = np.arange(K)
-        in_place = all(hasattr(s, "inverse_norms_inplace") for s in self.solvers)
         chunk = min(LEVERAGE_CHUNK_ROWS, max(design.n_samples, 1))
         rows_T = np.empty((design.n_columns, chunk), order="F")
         work = rows_T if len(self.solvers) == 1 else np.empty_like(rows_T, order="F")
         for rows in row_chunks(design.n_samples, 8 * 2 * design.n_columns, chunk):
             k = rows.stop - rows.start
+            design.write_rows_T(rows, rows_T[:, :k])
             for b, solver in enumerate(self.solvers):
                 ks = np.flatnonzero(self.block_of_output == b)
-                if in_place:
-                    if b == 0:
-                        design.write_rows_T(rows, rows_T[:, :k])
-                    if work is not rows_T:
-                        work[:, :k] = rows_T[:, :k]
-                    q = solver.inverse_norms_inplace(work[:, :k])
-                else:
-                    w = solver.whiten(design.dense_rows(rows).T)
-                    q = np.einsum("ij,ij->j", w, w)
+                if work is not rows_T:
+                    work[:, :k] = rows_T[:, :k]
+                q = solver.inverse_norms_inplace(work[:, :k])
                 M[rows, diag[ks], diag[ks]] = q[:, None]
         return M
 
