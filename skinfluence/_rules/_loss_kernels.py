@@ -130,38 +130,53 @@ def _softplus_diff(u, a, d):
     return _softplus(u + d) - _softplus(u)
 
 
+#: ``(−1)ᵏ / k!`` for ``k = 0 … N_TERMS``, the series recursion's constants.
+_SIGNED_INV_FACTORIAL = np.array([(-1.0) ** k / math.factorial(k) for k in range(N_TERMS + 1)])
+
+
 @numba.njit(cache=True)
-def _series(a, b, c):
+def _series(a, b, c, g):
     """``c[k] = g_k / (k + 1)``: ``D(u, δ) = δ Σ_k c_k δᵏ`` with ``a = σ(u)``, ``b = σ(−u)``.
 
     ``g`` are the Taylor coefficients of ``σ(u + δ)`` in ``δ``; from
     ``σ(u + δ)(a + b e^{−δ}) = a``: ``g_0 = a``,
     ``g_n = −b Σ_{k=1..n} (−1)ᵏ g_{n−k} / k!`` (errors stay relative to ``g``).
     """
-    g = np.empty(c.size)
+    f = _SIGNED_INV_FACTORIAL
     g[0] = a
     for n in range(1, c.size):
-        acc = 0.0
-        f = 1.0
-        for k in range(1, n + 1):
-            f = -f / k
-            acc += f * g[n - k]
-        g[n] = -b * acc
+        # four partial sums: one running sum is a chain of dependent adds
+        s0 = s1 = s2 = s3 = 0.0
+        k = 1
+        while k + 3 <= n:
+            s0 += f[k] * g[n - k]
+            s1 += f[k + 1] * g[n - k - 1]
+            s2 += f[k + 2] * g[n - k - 2]
+            s3 += f[k + 3] * g[n - k - 3]
+            k += 4
+        while k <= n:
+            s0 += f[k] * g[n - k]
+            k += 1
+        g[n] = -b * ((s0 + s1) + (s2 + s3))
     for k in range(c.size):
         c[k] = g[k] / (k + 1)
 
 
 @numba.njit(cache=True)
-def _degree(c, a, r):
+def _degree(c, a, r, terms):
     """Highest power needed for ``|δ| ≤ r``: ``Σ_{k>N} |c_k| rᵏ ≤ tol · a e^{−r}``.
 
     ``|D(u, δ)| ≥ a e^{−|δ|} |δ|`` (``σ`` falls at most by ``e^{−|δ|}``), so
     the dropped tail is below ``SERIES_TOL`` relative to the result.
     """
     tol = SERIES_TOL * a * math.exp(-r)
+    rk = 1.0
+    for k in range(c.size):
+        terms[k] = abs(c[k]) * rk
+        rk *= r
     tail = 0.0
     for k in range(c.size - 1, 0, -1):
-        tail += abs(c[k]) * r**k
+        tail += terms[k]
         if tail > tol:
             return k
     return 0
@@ -182,17 +197,18 @@ def _softplus_change(out, sign, u):
     m, n = out.shape
     n_levels = LEVELS.size
     top = LEVELS[n_levels - 1]
+    c = np.empty(N_TERMS + 1)
+    scratch = np.empty(N_TERMS + 1)
+    deg = np.empty(n_levels, np.int64)
+    acc = np.empty(BLOCK)
+    d = np.empty(BLOCK)
     for j in range(m):
         row = out[j]
         uj, sj = u[j], sign[j]
         a, b = _sigmoid_pair(uj)
-        c = np.empty(N_TERMS + 1)
-        _series(a, b, c)
-        deg = np.empty(n_levels, np.int64)
+        _series(a, b, c, scratch)
         for lev in range(n_levels):
-            deg[lev] = _degree(c, a, LEVELS[lev])
-        acc = np.empty(BLOCK)
-        d = np.empty(BLOCK)
+            deg[lev] = _degree(c, a, LEVELS[lev], scratch)
         for s in range(0, n, BLOCK):
             L = min(BLOCK, n - s)
             blk = row[s : s + L]
