@@ -4,7 +4,16 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from skinfluence._blas import gemm, gemv, symmetrize_lower, syrk_add
+from skinfluence._blas import (
+    dgemm_nogil,
+    dsyrk_lower_nogil,
+    dtrmm_lower_nogil,
+    dtrsm_lower_nogil,
+    gemm,
+    gemv,
+    symmetrize_lower,
+    syrk_add,
+)
 from skinfluence._design import DesignMatrix
 from skinfluence._solvers._cholesky import CholeskySolver
 from skinfluence._solvers._structured import BlockDiagonalInverse
@@ -72,3 +81,60 @@ def test_gram_and_leverages_against_explicit_formulas(fit_intercept, sparse, mon
         expected = np.einsum("ij,ij->i", Xt @ np.linalg.inv(H), Xt)
         np.testing.assert_allclose(M[:, k, k], expected, rtol=1e-11)
     assert np.all(M[:, 0, 1] == 0)
+
+
+def _fortran_block(shape):
+    """An F-ordered column slice of a bigger F-ordered array (a tile's columns)."""
+    big = np.asfortranarray(rng.standard_normal((shape[0], shape[1] + 5)))
+    return big[:, 2 : 2 + shape[1]]
+
+
+@pytest.mark.parametrize("trans_a", [False, True])
+@pytest.mark.parametrize("trans_b", [False, True])
+def test_dgemm_nogil_matches_numpy_in_place(trans_a, trans_b):
+    a = _fortran_block((5, 7) if trans_a else (7, 5))
+    b = _fortran_block((9, 5) if trans_b else (5, 9))
+    c = _fortran_block((7, 9))
+    c0 = c.copy()
+    opa, opb = (a.T if trans_a else a), (b.T if trans_b else b)
+    result = dgemm_nogil(-0.5, a, b, 2.0, c, trans_a=trans_a, trans_b=trans_b)
+    assert result is c
+    np.testing.assert_allclose(c, -0.5 * opa @ opb + 2.0 * c0, rtol=1e-13, atol=1e-13)
+
+
+@pytest.mark.parametrize("trans", [False, True])
+def test_dsyrk_lower_nogil_updates_the_lower_triangle_only(trans):
+    a = _fortran_block((4, 6) if trans else (6, 4))
+    c = np.asfortranarray(rng.standard_normal((6, 6)))
+    c0 = c.copy()
+    dsyrk_lower_nogil(-1.0, a, 1.0, c, trans=trans)
+    expected = c0 - (a.T @ a if trans else a @ a.T)
+    lower = np.tril_indices(6)
+    np.testing.assert_allclose(c[lower], expected[lower], rtol=1e-13, atol=1e-13)
+    np.testing.assert_array_equal(np.triu(c, 1), np.triu(c0, 1))
+
+
+@pytest.mark.parametrize("right", [False, True])
+@pytest.mark.parametrize("trans", [False, True])
+def test_triangular_nogil_routines_match_numpy(right, trans):
+    L = np.asfortranarray(np.tril(rng.standard_normal((5, 5))) + 5 * np.eye(5))
+    L_upper_garbage = L + np.triu(rng.standard_normal((5, 5)), 1)  # only the lower part is read
+    L_upper_garbage = np.asfortranarray(L_upper_garbage)
+    opL = L.T if trans else L
+    b = _fortran_block((8, 5) if right else (5, 8))
+    b0 = b.copy()
+    dtrmm_lower_nogil(2.0, L_upper_garbage, b, right=right, trans=trans)
+    np.testing.assert_allclose(b, 2.0 * (b0 @ opL if right else opL @ b0), rtol=1e-13)
+    dtrsm_lower_nogil(0.5, L_upper_garbage, b, right=right, trans=trans)
+    np.testing.assert_allclose(b, b0, rtol=1e-12, atol=1e-13)
+
+
+def test_nogil_routines_refuse_what_they_cannot_read_in_place():
+    C = rng.standard_normal((4, 4))  # C-ordered: would be read transposed
+    F = np.asfortranarray(C)
+    with pytest.raises(ValueError, match="a must be an F-contiguous"):
+        dgemm_nogil(1.0, C, F, 0.0, F.copy(order="F"))
+    with pytest.raises(ValueError, match="c must be an F-contiguous"):
+        dsyrk_lower_nogil(1.0, F, 0.0, C)
+    with pytest.raises(ValueError, match="b must be an F-contiguous"):
+        dtrsm_lower_nogil(1.0, F, F.astype(np.float32, order="F"))

@@ -44,8 +44,9 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import scipy.sparse as sp
-from scipy.linalg import blas, lapack, solve_triangular
+from scipy.linalg import lapack, solve_triangular
 
+from .._blas import dgemm_nogil, dsyrk_lower_nogil, dtrmm_lower_nogil, dtrsm_lower_nogil
 from .._design import row_chunks
 from ._cholesky import SingularHessianError
 from ._dual import DualBlock
@@ -110,16 +111,13 @@ class TiledLower:
         A, T = self.tiles, self.n_tiles
 
         def panel(k, i):
-            _into(A[i, k], blas.dtrsm(1.0, A[k, k], A[i, k], side=1, lower=1, trans_a=1,
-                                      overwrite_b=1))
+            dtrsm_lower_nogil(1.0, A[k, k], A[i, k], right=True, trans=True)
 
         def update(k, i, j):
             if i == j:
-                _into(A[j, j], blas.dsyrk(-1.0, A[j, k], beta=1.0, c=A[j, j], lower=1,
-                                          overwrite_c=1))
+                dsyrk_lower_nogil(-1.0, A[j, k], 1.0, A[j, j])
             else:
-                _into(A[i, j], blas.dgemm(-1.0, A[i, k], A[j, k], beta=1.0, c=A[i, j],
-                                          trans_b=1, overwrite_c=1))
+                dgemm_nogil(-1.0, A[i, k], A[j, k], 1.0, A[i, j], trans_b=True)
 
         with _blas_workers() as run:
             for k in range(T):
@@ -154,13 +152,12 @@ class TiledLower:
         def product(j, cols):
             for i in range(T - 1, j, -1):
                 P = A[i, j][:, cols]
-                _into(P, blas.dtrmm(1.0, A[i, i], P, side=0, lower=1, overwrite_b=1))
+                dtrmm_lower_nogil(1.0, A[i, i], P)
                 for k in range(j + 1, i):
-                    _into(P, blas.dgemm(1.0, A[i, k], A[k, j][:, cols], beta=1.0, c=P,
-                                        overwrite_c=1))
+                    dgemm_nogil(1.0, A[i, k], A[k, j][:, cols], 1.0, P)
 
         def right_solve(j, i):
-            _into(A[i, j], blas.dtrsm(-1.0, A[j, j], A[i, j], side=1, lower=1, overwrite_b=1))
+            dtrsm_lower_nogil(-1.0, A[j, j], A[i, j], right=True)
 
         with _blas_workers() as run:
             for j in range(T - 1, -1, -1):
@@ -238,12 +235,15 @@ def _into(dst, result):
 class _blas_workers:
     """Run independent tile operations on threads, each with single-threaded BLAS.
 
-    As many workers as BLAS had threads (2 on the project machine). BLAS
-    releases the GIL, so two single-threaded tile products run on two
-    cores; unlike OpenBLAS's own threads, idle workers block instead of
-    spinning, which keeps the speed on a shared, loaded machine (measured
-    on a 3,000-row matrix under load: 3.2 GFLOP/s with OpenBLAS's two
-    threads, 14 with one).
+    As many workers as BLAS had threads (2 on the project machine). The
+    tile operations go through :mod:`skinfluence._blas`'s ``*_nogil``
+    routines, which release the GIL (SciPy's ``scipy.linalg.blas`` wrappers
+    hold it: with them the workers took turns, measured 42 GFLOP/s for
+    the tiled Cholesky of an 8,000-row matrix on two cores), so two
+    single-threaded tile products run on two cores; unlike OpenBLAS's own
+    threads, idle workers block instead of spinning, which keeps the speed
+    on a shared, loaded machine (measured on a 3,000-row matrix under load:
+    3.2 GFLOP/s with OpenBLAS's two threads, 14 with one).
     """
 
     def __enter__(self):
@@ -306,7 +306,10 @@ def gram_tile(factors, rows_i, rows_j, s, const, diagonal):
     m, k = rows_i.stop - rows_i.start, rows_j.stop - rows_j.start
     if factors["dense"] is not None:
         D = factors["dense"]
-        tile = blas.dgemm(1.0, D[rows_i] * factors["scale"], D[rows_j], trans_b=1)
+        # tile = (D_I·scale) D_Jᵀ; the C-ordered row blocks are F-ordered transposed
+        tile = np.empty((m, k), order="F")
+        left = np.ascontiguousarray(D[rows_i] * factors["scale"])
+        dgemm_nogil(1.0, left.T, np.ascontiguousarray(D[rows_j]).T, 0.0, tile, trans_a=True)
     else:
         tile = np.zeros((m, k), order="F")
     if factors["sparse"] is not None:
