@@ -19,13 +19,21 @@ from ._blas import gemm, gemv, symmetrize_lower, syrk_add
 #: enough that temporaries are reused instead of freshly allocated (measured:
 #: whole-matrix temporaries spent as long in page faults as in the GEMMs).
 BLAS_CHUNK_ROWS = 2048
-#: Rows per chunk of the Gram matrix's SYRK and of the leverages' triangular
-#: solves: smaller than ``BLAS_CHUNK_ROWS`` so that the scaled (or
-#: transposed) copy of the chunk stays in cache for the BLAS call that reads
-#: it (measured, one OpenBLAS thread, n = 50,000, p = 200: SYRK 1,024 rows
-#: 70 ms vs 2,048 rows 78 ms; ``trsm`` 512 rows 78 ms vs 2,048 rows 85 ms).
-GRAM_CHUNK_ROWS = 1024
-LEVERAGE_CHUNK_ROWS = 512
+#: Bytes per chunk of rows for the Gram matrix's SYRK and for the leverages'
+#: triangular products: the scaled (or transposed) copy of the chunk stays
+#: in cache for the BLAS call that reads it, and narrow designs still get
+#: chunks long enough for BLAS to split between threads. Measured, n = 50,000:
+#: p = 200, one thread, SYRK 1,024 rows 70 ms vs 2,048 rows 78 ms, ``trsm``
+#: 512 rows 78 ms vs 2,048 rows 85 ms; p = 50, two threads, n = 20,000: SYRK
+#: 1,024 rows 8.2 ms vs 5,140 rows 3.7 ms, leverages 512 rows 13 ms vs 4,096
+#: rows 8.6 ms (n = 50,000).
+GRAM_CHUNK_BYTES = 2**21
+LEVERAGE_CHUNK_BYTES = 2**20
+
+
+def rows_per_chunk(budget, n_columns, n_rows):
+    """Rows of ``n_columns`` float64 values in ``budget`` bytes (at least 1, at most ``n_rows``)."""
+    return max(1, min(budget // (8 * max(n_columns, 1)), n_rows))
 
 
 def row_chunks(n_rows, bytes_per_row, max_rows=None):
@@ -132,7 +140,7 @@ class DesignMatrix:
                 return self._constant_gram(float(d[0]))
             G = np.zeros((d_cols, d_cols), order="F")
             root = np.sqrt(d)
-            chunk = min(GRAM_CHUNK_ROWS, max(X.shape[0], 1))
+            chunk = rows_per_chunk(GRAM_CHUNK_BYTES, d_cols, X.shape[0])
             buffer = np.empty((chunk, d_cols))
             for rows in row_chunks(X.shape[0], 8 * d_cols, chunk):
                 Xc = buffer[: rows.stop - rows.start]
@@ -159,7 +167,7 @@ class DesignMatrix:
         X, p = self.X, self.X.shape[1]
         XtX = np.zeros((p, p), order="F")
         col = np.zeros(p)
-        for rows in row_chunks(X.shape[0], 8 * p, GRAM_CHUNK_ROWS):
+        for rows in row_chunks(X.shape[0], 8 * p, rows_per_chunk(GRAM_CHUNK_BYTES, p, X.shape[0])):
             Xc = X[rows]
             syrk_add(Xc, XtX)
             if self.fit_intercept:

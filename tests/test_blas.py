@@ -59,8 +59,8 @@ def test_gemv_both_orientations():
 @pytest.mark.parametrize("sparse", [False, True])
 def test_gram_and_leverages_against_explicit_formulas(fit_intercept, sparse, monkeypatch):
     # chunks of 7 and 5 rows so that several chunks (and a ragged last one) run
-    monkeypatch.setattr("skinfluence._design.GRAM_CHUNK_ROWS", 7)
-    monkeypatch.setattr("skinfluence._solvers._structured.LEVERAGE_CHUNK_ROWS", 5)
+    monkeypatch.setattr("skinfluence._design.GRAM_CHUNK_BYTES", 7 * 8 * 5)
+    monkeypatch.setattr("skinfluence._solvers._structured.LEVERAGE_CHUNK_BYTES", 5 * 8 * 5)
     X = rng.standard_normal((33, 4))
     X[X < -0.5] = 0.0
     design = DesignMatrix(sp.csr_matrix(X) if sparse else X, fit_intercept)

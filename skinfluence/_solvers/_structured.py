@@ -16,7 +16,7 @@ nothing knows about estimators.
 
 import numpy as np
 
-from .._design import BLAS_CHUNK_ROWS, LEVERAGE_CHUNK_ROWS, row_chunks
+from .._design import BLAS_CHUNK_ROWS, LEVERAGE_CHUNK_BYTES, row_chunks, rows_per_chunk
 from ._cholesky import CholeskySolver
 
 
@@ -104,7 +104,7 @@ class BlockDiagonalInverse:
     def leverage_blocks(self, design):
         """``M_i[k, l] = x̃ᵢᵀ (H⁻¹)_{kl} x̃ᵢ``: diagonal here, ``‖(D L)⁻¹ x̃ᵢ‖²`` per block.
 
-        Rows go ``LEVERAGE_CHUNK_ROWS`` at a time through one reused
+        Rows go ``LEVERAGE_CHUNK_BYTES`` at a time through one reused
         F-ordered buffer holding ``x̃ᵢ`` as columns, which each block's
         triangular inverse multiplies in place (``trmm``, see
         ``CholeskySolver.inverse_norms_inplace``): one copy of each row, no
@@ -113,7 +113,7 @@ class BlockDiagonalInverse:
         K = self.block_of_output.size
         M = np.zeros((design.n_samples, K, K))
         diag = np.arange(K)
-        chunk = min(LEVERAGE_CHUNK_ROWS, max(design.n_samples, 1))
+        chunk = rows_per_chunk(LEVERAGE_CHUNK_BYTES, design.n_columns, design.n_samples)
         rows_T = np.empty((design.n_columns, chunk), order="F")
         work = rows_T if len(self.solvers) == 1 else np.empty_like(rows_T, order="F")
         for rows in row_chunks(design.n_samples, 8 * 2 * design.n_columns, chunk):
