@@ -36,26 +36,26 @@ def _as_fortran(A):
 
 
 def gemm(A, B, out=None):
-    """``out ← A @ B`` for 2-D float64 arrays, by SciPy's ``dgemm``.
+    """``out ← A @ B`` for 2-D float64 arrays, by ``dgemm`` (:func:`dgemm_nogil`).
 
-    ``out`` (C- or F-contiguous, shape ``(m, n)``) is written in place; a new
-    C-contiguous array is returned when it is None.
+    ``out`` (shape ``(m, n)``, C- or F-contiguous to be written in place) is
+    returned; a new C-contiguous array when it is None.
     """
+    A, B = np.asarray(A, dtype=np.float64), np.asarray(B, dtype=np.float64)
     m, n = A.shape[0], B.shape[1]
     if out is None:
         out = np.empty((m, n))
-    if out.flags.f_contiguous and not out.flags.c_contiguous:
+    if out.flags.f_contiguous:
         a, ta = _as_fortran(A)
         b, tb = _as_fortran(B)
-        res = _scipy_blas.dgemm(1.0, a, b, trans_a=ta, trans_b=tb, c=out, overwrite_c=1)
-    else:
+        dgemm_nogil(1.0, a, b, 0.0, out, trans_a=ta, trans_b=tb)
+    elif out.flags.c_contiguous:
         # C-ordered out: its transpose is F-ordered, outᵀ = Bᵀ Aᵀ
         a, ta = _as_fortran(B.T)
         b, tb = _as_fortran(A.T)
-        res = _scipy_blas.dgemm(1.0, a, b, trans_a=ta, trans_b=tb, c=out.T, overwrite_c=1)
-        res = res.T
-    if not np.shares_memory(res, out):  # f2py copied (e.g. a misaligned out)
-        out[...] = res
+        dgemm_nogil(1.0, a, b, 0.0, out.T, trans_a=ta, trans_b=tb)
+    else:  # a strided view: through a contiguous temporary
+        out[...] = gemm(A, B)
     return out
 
 
@@ -65,14 +65,9 @@ def syrk_add(A, G):
     ``A`` is ``(k, p)``; only ``G``'s lower triangle is referenced and
     updated (symmetrise with :func:`symmetrize_lower` at the end).
     """
-    a, ta = _as_fortran(A)
-    if ta:  # a = Aᵀ, F-ordered (p, k): G += a aᵀ
-        res = _scipy_blas.dsyrk(1.0, a, beta=1.0, c=G, trans=0, lower=1, overwrite_c=1)
-    else:  # a = A, F-ordered (k, p): G += aᵀ a
-        res = _scipy_blas.dsyrk(1.0, a, beta=1.0, c=G, trans=1, lower=1, overwrite_c=1)
-    if not np.shares_memory(res, G):
-        G[...] = res
-    return G
+    a, ta = _as_fortran(np.asarray(A, dtype=np.float64))
+    # ta: a = Aᵀ, F-ordered (p, k), G += a aᵀ; else a = A, F-ordered (k, p), G += aᵀ a
+    return dsyrk_lower_nogil(1.0, a, 1.0, G, trans=not ta)
 
 
 def symmetrize_lower(G):
@@ -94,7 +89,8 @@ def gemv(A, x):
 # threads take as long as one after the other). The same Fortran routines,
 # called through the C pointers SciPy exports in ``scipy.linalg.cython_blas``
 # by ctypes, release it: two threads then run two products at once (0.049 s
-# against 0.090 s). Routines here are for work split between Python threads.
+# against 0.090 s). :func:`gemm` and :func:`syrk_add` go through them too, so
+# no product of the hot paths holds the GIL.
 
 _POINTER = ctypes.c_void_p
 _CHAR = {flag: ctypes.c_char(flag.encode()) for flag in "NTLR"}
