@@ -132,6 +132,21 @@ def _test_shift(expl, W, Xt, n, rows=None, S=None):
     return dZ
 
 
+def _shift_bound(expl, Xt, S):
+    """``(t, r)`` with ``|Δz_ji| ≤ t_j rᵢ``, or None when ``H⁻¹`` is not exact.
+
+    Cauchy–Schwarz in the inner product of ``H⁻¹`` (``H`` is positive
+    definite): ``|ŵᵢ x̃_jᵀ H⁻¹ x̃ᵢ| ≤ √(x̃_jᵀ H⁻¹ x̃_j) · |ŵᵢ| √(x̃ᵢᵀ H⁻¹ x̃ᵢ)``,
+    with ``S = H⁻¹ X̃_testᵀ`` and the training leverages ``Mᵢ`` already at
+    hand. Only for the factorising solvers, whose ``S`` and ``M`` are exact.
+    """
+    if expl.solver_ not in ("cholesky", "dual"):
+        return None
+    t = np.sqrt(np.maximum(np.einsum("kj,jk->j", S, Xt), 0.0))
+    r = np.abs(expl._train_weights()[:, 0]) * np.sqrt(np.maximum(expl._leverage[:, 0, 0], 0.0))
+    return t, r
+
+
 def fused_in_place(expl, target):
     """Whether ``_influence_chunk`` fills its rows with one GEMM (and a loss kernel).
 
@@ -180,9 +195,10 @@ def _influence_chunk(expl, design_t, Yt, target, rows, out=None):
             out = np.empty((Xt.shape[0], n))
         first_order_loss = expl.method == "first_order" and target.name == "loss"
         B = Xt * rule.loss_gradient(Yr, Zt) if first_order_loss else Xt
-        _fused_product(expl, inverse.solve(B.T[None])[0], out)
+        S = inverse.solve(B.T[None])[0]
+        _fused_product(expl, S, out)
         if target.name == "loss" and expl.method == "newton":
-            rule.loss_change_into(Yr, Zt, out)
+            rule.loss_change_into(Yr, Zt, out, _shift_bound(expl, Xt, S))
         return out
     result = _influence_chunk_general(expl, Xt, Yr, Zt, target, n)
     if out is None:

@@ -1,6 +1,8 @@
 """Targets (issue 12): influence on decision values, probabilities and predictions,
 and leave-one-out predictions — each checked against real refits."""
 
+import itertools
+
 import numpy as np
 import pytest
 from sklearn.datasets import load_digits
@@ -262,6 +264,32 @@ def test_weighted_design_cache_follows_the_weights(cancer):
     assert not np.allclose(first, fresh)
 
 
+@pytest.mark.parametrize("solver, fit_intercept", [("cholesky", True), ("dual", False)])
+def test_newton_shift_bound_holds_and_changes_no_number(cancer, monkeypatch, solver, fit_intercept):
+    """``|Δz_ji| ≤ t_j rᵢ`` (Cauchy–Schwarz in ``H⁻¹``) on every pair, not vacuous,
+    and the softplus kernel gives the same newton influence with it as without."""
+    from skinfluence import _contractions
+
+    X, y, X_test, y_test = cancer
+    clf = LogisticRegression(
+        C=0.5, solver="newton-cholesky", tol=1e-12, fit_intercept=fit_intercept
+    ).fit(X, y)
+    expl = InfluenceExplainer(method="newton", solver=solver).fit(clf, X, y)
+    # training rows as test points: a row against itself attains the bound
+    Xt = expl._rule.design(X[:60]).dense_rows()
+    t, r = _contractions._shift_bound(expl, Xt, _contractions.solve_test(expl, Xt))
+    ratio = np.abs(expl.influence(X[:60], target="decision_function")) / np.outer(t, r)
+    assert ratio.max() <= 1 + 1e-10
+    np.testing.assert_allclose(np.diag(ratio), 1.0, rtol=1e-10)
+    # an iterative solver's S and M are not exact: no bound from them
+    cg = InfluenceExplainer(method="newton", solver="cg").fit(clf, X, y)
+    assert _contractions._shift_bound(cg, Xt, _contractions.solve_test(cg, Xt)) is None
+    with_bound = expl.influence(X_test, y_test)
+    monkeypatch.setattr(_contractions, "_shift_bound", lambda *args: None)
+    without = expl.influence(X_test, y_test)
+    np.testing.assert_allclose(with_bound, without, rtol=1e-13, atol=1e-300)
+
+
 # ---------------------------------------------------- the loss kernels themselves
 def _softplus_diff_reference(u, d):
     from decimal import Decimal, getcontext
@@ -285,9 +313,16 @@ def test_softplus_kernel_against_high_precision_and_numpy():
     row = np.concatenate(blocks + [mixed, wild])
     row[-7] = np.nan
     D0 = np.tile(row, (u.size, 1))
-    for sign in (1.0, -1.0):
+    # the degree from the block's own largest shift (no bound), from a bound
+    # |D[j, i]| ≤ t_j r_i that is tight, 3× or 10⁴× loose (beyond the series:
+    # the kernel then looks at the shifts), and from one that is NaN somewhere
+    r = np.abs(row)
+    r[-7] = np.nan
+    t = np.linspace(0.5, 2.0, u.size)
+    bounds = [None, (t, r / t.min()), (t, 3 * r / t.min()), (t, 1e4 * r / t.min())]
+    for sign, bound in itertools.product((1.0, -1.0), bounds):
         D = D0.copy()
-        softplus_change(D, np.full(u.size, sign), u)
+        softplus_change(D, np.full(u.size, sign), u, bound)
         expected = softplus_diff_np(u[:, None], sign * D0)
         assert np.isnan(D[:, -7]).all() and np.isnan(expected[:, -7]).all()
         ok = ~np.isnan(expected)

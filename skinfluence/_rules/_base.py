@@ -181,13 +181,15 @@ class LinearRule:
     #: nothing of the size of ``D`` (else it falls back on ``loss_change``).
     loss_change_kernel = False
 
-    def loss_change_into(self, Y, Z, D):
+    def loss_change_into(self, Y, Z, D, bound=None):
         """``D[j, i] ← ℓ(y_j, z_j + D[j, i]) − ℓ(y_j, z_j)`` in place, one output.
 
         ``Y`` and ``Z`` have shape (m, 1), ``D`` (m, n) holds the shifts of
         the decision values. This fallback goes through ``loss_change`` (with
         temporaries of the size of ``D``); rules with ``loss_change_kernel``
-        overwrite ``D`` elementwise without them.
+        overwrite ``D`` elementwise without them. ``bound``, when known, is
+        ``(row, col)`` with ``|D[j, i]| ≤ row[j]·col[i]`` (the series kernels
+        choose their degree from it).
         """
         D[...] = self.loss_change(Y[:, None, :], Z[:, None, :], D[:, :, None])
 

@@ -96,13 +96,13 @@ class BinaryLogisticRule(ClassLabelsMixin, LinearRule):
         change = np.where(Y == 1, softplus_diff_np(-Z, -dZ), softplus_diff_np(Z, dZ) - Y * dZ)
         return np.sum(change, axis=-1)
 
-    def loss_change_into(self, Y, Z, D):
+    def loss_change_into(self, Y, Z, D, bound=None):
         """In place by the softplus kernel: ``D(u, δ)`` with ``u = ±z``, ``δ = ±Δ``."""
         y = Y[:, 0]
         if not np.all((y == 0) | (y == 1)):
             return super().loss_change_into(Y, Z, D)
         sign = 1.0 - 2.0 * y
-        softplus_change(D, sign, np.ascontiguousarray(sign * Z[:, 0]))
+        softplus_change(D, sign, np.ascontiguousarray(sign * Z[:, 0]), bound)
         return None
 
     def loss_gradient(self, Y, Z):

@@ -21,11 +21,16 @@ Softplus (log-loss)
     ``D(u, δ) = δ Σ_k g_k δᵏ/(k + 1)``, ``g_k`` the Taylor coefficients of
     ``σ`` at ``u`` (one recursion per test point, from
     ``σ(u + δ)·(σ(u) + σ(−u) e^{−δ}) = σ(u)``), by Horner's rule, with the
-    degree chosen per block of 512 shifts from their largest magnitude so
+    degree chosen per block of 512 shifts from a bound on their magnitude so
     that the neglected tail is below ``2⁻⁵⁶`` of ``|D|`` (``σ`` has its
     nearest poles at ``u ± iπ``: the series converges for ``|δ| < π``;
     ``|δ| ≤ 1/64`` needs about 6 terms, ``|δ| ≤ 1`` about 30). Shifts above 1
-    (and NaN) take the exact formula.
+    (and NaN) take the exact formula. The bound is the caller's when it has
+    one (``newton`` influence: Cauchy–Schwarz in ``H⁻¹``'s inner product,
+    ``|Δz_ji| ≤ ‖x̃_j‖_{H⁻¹} · |ŵᵢ| ‖x̃ᵢ‖_{H⁻¹}``), which spares a pass over
+    each block to find its largest shift: the kernel then reads and writes
+    each shift once, with up to 16 terms in registers (one fused
+    multiply-add per term), and is bound by memory rather than arithmetic.
 
 Squared error
     ``f((y − z − Δ)² − (y − z)²) = f Δ (Δ + 2(z − y))``.
@@ -48,9 +53,8 @@ import numpy as np
 N_TERMS = 40
 #: Shifts handled together (the degree is chosen per block).
 BLOCK = 512
-#: Upper bounds on ``|δ|`` for which the degree is precomputed per test point;
-#: larger shifts (and NaN) are evaluated exactly.
-LEVELS = np.array([1.0 / 1024, 1.0 / 256, 1.0 / 64, 1.0 / 16, 0.25, 1.0])
+#: Shifts ``|δ|`` beyond this (and NaN) are evaluated exactly, not by the series.
+SERIES_MAX = 1.0
 #: Relative truncation error allowed in the series.
 SERIES_TOL = 2.0**-56
 
@@ -182,7 +186,77 @@ def _degree(c, a, r, terms):
     return 0
 
 
-def _softplus_change(out, sign, u):
+@numba.njit(cache=True)
+def _largest(blk):
+    """``max |blk[i]|`` (NaN entries are skipped: a NaN shift stays NaN anyway)."""
+    biggest = 0.0
+    for i in range(blk.size):
+        x = abs(blk[i])
+        biggest = x if x > biggest else biggest
+    return biggest
+
+
+# Horner's rule for ``δ Σ_{k<8} c_k δᵏ`` (and 16 terms below), δ = sj·blk[i]:
+# the coefficients sit in registers and the loop over the block vectorises, one
+# fused multiply-add per term and value. Coefficients above the degree are
+# zero, which leaves the sum unchanged.
+@numba.njit(cache=True, fastmath={"contract"})
+def _horner_8(blk, sj, c):
+    c0, c1, c2, c3, c4, c5, c6, c7 = c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]
+    for i in range(blk.size):
+        x = sj * blk[i]
+        a = c7 * x + c6
+        a = a * x + c5
+        a = a * x + c4
+        a = a * x + c3
+        a = a * x + c2
+        a = a * x + c1
+        a = a * x + c0
+        blk[i] = a * x
+
+
+@numba.njit(cache=True, fastmath={"contract"})
+def _horner_16(blk, sj, c):
+    c0, c1, c2, c3, c4, c5, c6, c7 = c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]
+    c8, c9, c10, c11, c12, c13, c14, c15 = (
+        c[8], c[9], c[10], c[11], c[12], c[13], c[14], c[15]
+    )
+    for i in range(blk.size):
+        x = sj * blk[i]
+        a = c15 * x + c14
+        a = a * x + c13
+        a = a * x + c12
+        a = a * x + c11
+        a = a * x + c10
+        a = a * x + c9
+        a = a * x + c8
+        a = a * x + c7
+        a = a * x + c6
+        a = a * x + c5
+        a = a * x + c4
+        a = a * x + c3
+        a = a * x + c2
+        a = a * x + c1
+        a = a * x + c0
+        blk[i] = a * x
+
+
+@numba.njit(cache=True, fastmath={"contract"})
+def _horner_any(blk, sj, c, N, acc, d):
+    """Horner of degree ``N`` by passes over the block (any degree), in ``acc``."""
+    L = blk.size
+    for i in range(L):
+        d[i] = sj * blk[i]
+        acc[i] = c[N]
+    for k in range(N - 1, -1, -1):
+        ck = c[k]
+        for i in range(L):
+            acc[i] = acc[i] * d[i] + ck
+    for i in range(L):
+        acc[i] *= d[i]
+
+
+def _softplus_change(out, sign, u, row_bound, block_bound):
     """``out[j, i] ← sp(u_j + sign_j·out[j, i]) − sp(u_j)`` in place.
 
     Parameters
@@ -193,13 +267,17 @@ def _softplus_change(out, sign, u):
         ``±1``: ``δ = sign·Δ``.
     u : ndarray of shape (m,)
         Where the softplus is expanded.
+    row_bound, block_bound : ndarray of shape (m,) and (ceil(n / BLOCK),)
+        ``|out[j, i]| ≤ row_bound[j]·block_bound[i // BLOCK]`` (``inf`` when
+        nothing is known). The degree of each block's series comes from
+        this bound when it keeps the degree below 16, which spares a pass
+        over the block to find its largest shift; else from that pass.
     """
     m, n = out.shape
-    n_levels = LEVELS.size
-    top = LEVELS[n_levels - 1]
+    top = SERIES_MAX
     c = np.empty(N_TERMS + 1)
+    padded = np.zeros(16)
     scratch = np.empty(N_TERMS + 1)
-    deg = np.empty(n_levels, np.int64)
     acc = np.empty(BLOCK)
     d = np.empty(BLOCK)
     for j in range(m):
@@ -207,40 +285,28 @@ def _softplus_change(out, sign, u):
         uj, sj = u[j], sign[j]
         a, b = _sigmoid_pair(uj)
         _series(a, b, c, scratch)
-        for lev in range(n_levels):
-            deg[lev] = _degree(c, a, LEVELS[lev], scratch)
         for s in range(0, n, BLOCK):
-            L = min(BLOCK, n - s)
-            blk = row[s : s + L]
-            # the level of the block's largest |δ| (n_levels: beyond the series);
-            # a NaN shift stays NaN through Horner's rule whatever the level
-            biggest = 0.0
-            for i in range(L):
-                x = sj * blk[i]
-                d[i] = x
-                ax = abs(x)
-                biggest = ax if ax > biggest else biggest
-            level = 0
-            for q in range(n_levels - 1):
-                level += biggest > LEVELS[q]
-            level += not biggest <= top
-            N = deg[min(level, n_levels - 1)]
-            cN = c[N]
-            for i in range(L):
-                acc[i] = cN
-            for k in range(N - 1, -1, -1):  # Horner, vectorised across the block
-                ck = c[k]
-                for i in range(L):
-                    acc[i] = acc[i] * d[i] + ck
-            for i in range(L):
-                acc[i] *= d[i]
-            if level == n_levels:
-                for i in range(L):
+            blk = row[s : min(s + BLOCK, n)]
+            r = row_bound[j] * block_bound[s // BLOCK]
+            N = _degree(c, a, r, scratch) if r <= top else N_TERMS + 1
+            if N > 15:  # the bound is loose or absent: the block's own largest |δ|
+                r = _largest(blk)
+                N = _degree(c, a, min(r, top), scratch)
+            if r <= top and N < 16:
+                for k in range(16):
+                    padded[k] = c[k] if k <= N else 0.0
+                if N < 8:
+                    _horner_8(blk, sj, padded)
+                else:
+                    _horner_16(blk, sj, padded)
+                continue
+            _horner_any(blk, sj, c, N, acc, d)
+            if not r <= top:  # shifts beyond the series (or NaN): the exact formula
+                for i in range(blk.size):
                     x = d[i]
                     if not abs(x) <= top:
                         acc[i] = x if x != x else _softplus_diff(uj, a, x)
-            for i in range(L):
-                blk[i] = acc[i]
+            blk[:] = acc[: blk.size]
 
 
 def _softplus_np(x):
@@ -343,9 +409,19 @@ _SQUARED = _compiled(_squared_change)
 _MARGIN = _compiled(_margin_change)
 
 
-def softplus_change(out, sign, u):
-    """``out[j, i] ← sp(u_j + sign_j·out[j, i]) − sp(u_j)`` in place (see ``_softplus_change``)."""
-    _run(_SOFTPLUS, out, (sign, u))
+def softplus_change(out, sign, u, bound=None):
+    """``out[j, i] ← sp(u_j + sign_j·out[j, i]) − sp(u_j)`` in place (see ``_softplus_change``).
+
+    ``bound``: optional ``(row, col)`` with ``|out[j, i]| ≤ row[j]·col[i]``.
+    """
+    m, n = out.shape
+    if bound is None:
+        row, block = np.full(m, np.inf), np.full(-(-n // BLOCK), np.inf)
+    else:
+        row = np.ascontiguousarray(bound[0], dtype=np.float64)
+        # a bound of the computed shifts, which carry rounding: widened by 1e-8
+        block = np.maximum.reduceat(bound[1], np.arange(0, n, BLOCK)) * (1.0 + 1e-8)
+    _run(_SOFTPLUS, out, (sign, u, row), block)
 
 
 def squared_change(out, c, factor):

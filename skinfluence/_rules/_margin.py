@@ -162,11 +162,11 @@ class OneVsRestMarginRule(ClassLabelsMixin, LinearRule):
             return np.sum(softplus_diff_np(-m, -d), axis=-1)
         return np.sum(margin_diff_np(MARGIN_KINDS[self.loss_name], m, d), axis=-1)
 
-    def loss_change_into(self, Y, Z, D):
+    def loss_change_into(self, Y, Z, D, bound=None):
         """In place by the softplus or margin kernel, one output."""
         y, z = np.ascontiguousarray(Y[:, 0]), np.ascontiguousarray(Z[:, 0])
         if self.loss_name == "log_loss":
-            softplus_change(D, -y, -y * z)
+            softplus_change(D, -y, -y * z, bound)
         else:
             margin_change(D, y, z, MARGIN_KINDS[self.loss_name])
 

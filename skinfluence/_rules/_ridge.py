@@ -73,7 +73,7 @@ class SquaredErrorRule(LinearRule):
 
     loss_change_kernel = True
 
-    def loss_change_into(self, Y, Z, D):
+    def loss_change_into(self, Y, Z, D, bound=None):
         """In place: ``D ← f·D (D + 2(z − y))``, one output."""
         squared_change(D, np.ascontiguousarray(2.0 * (Z[:, 0] - Y[:, 0])), float(self.factor))
 
