@@ -460,11 +460,12 @@ class InfluenceExplainer(BaseEstimator):
             G = self._rule.objective_gradient(design, Y, s)
             decrement2 = float(np.sum(G * solve(G[:, :, None])[:, :, 0]))
             self._decrement = (self._rule, self._inverse, decrement2)
-        rows = np.flatnonzero(np.any(self._grad != 0, axis=1))
-        if self._M is not None:
-            g = self._grad[rows]
-            q = np.einsum("ik,ikl,il->i", g, self._M[rows], g)
+        if self._M is not None and self._M.shape[1] == 1:
+            q = self._grad[:, 0] ** 2 * self._M[:, 0, 0]  # rows with gᵢ = 0 drop out below
+        elif self._M is not None:
+            q = np.einsum("ik,ikl,il->i", self._grad, self._M, self._grad)
         else:
+            rows = np.flatnonzero(np.any(self._grad != 0, axis=1))
             # no leverages yet (matrix-free, or before _finish): gᵢᵀ H⁻¹ gᵢ by one
             # solve per row, on evenly spaced rows
             if rows.size > STATIONARITY_SAMPLE:
