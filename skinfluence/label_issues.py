@@ -16,6 +16,7 @@ better than cleanlab's (``benchmarks/README.md``).
 
 import numpy as np
 from scipy.special import xlogy
+from sklearn import get_config
 from sklearn.base import clone, is_classifier
 from sklearn.exceptions import NotFittedError
 from sklearn.pipeline import Pipeline
@@ -278,9 +279,11 @@ def _without_rows(expl, rows, n_steps=1):
     ``A = H − U_G C_G U_Gᵀ`` is, by Woodbury,
     ``M′ᵢ = Mᵢ + Qᵢ (I − C_G M_G)⁻¹ C_G Qᵢᵀ`` with ``Qᵢ = Uᵢᵀ H⁻¹ U_G`` and
     ``M_G = U_Gᵀ H⁻¹ U_G``: one solve with ``|G|·K`` right-hand sides, no new
-    factorisation and no refit. When ``|G| > p̃`` (and ``K p̃ ≤ 20,000``), ``A``
-    is factorised instead (the same numbers; ``(K p̃)³`` is then cheaper than
-    the ``(|G| K)³`` capacitance system).
+    factorisation and no refit. When ``|G| > p̃``, or when Woodbury's
+    temporaries (``2 K² p̃ |G| + 4 (|G| K)²`` numbers) exceed scikit-learn's
+    ``working_memory``, ``A`` is factorised instead if ``K p̃ ≤ 20,000`` (the
+    same numbers; ``(K p̃)³`` is then cheaper than the ``(|G| K)³``
+    capacitance system).
 
     ``n_steps − 1`` chord steps follow the group edit,
     ``θ ← θ − A⁻¹ ∇J₋G(θ)`` with ``∇J₋G`` the gradient of the objective
@@ -300,9 +303,13 @@ def _without_rows(expl, rows, n_steps=1):
     XG = design.dense_rows(rows)  # (g, p̃)
     s_without = np.array(expl._s, dtype=np.float64, copy=True)
     s_without[rows] = 0.0
-    if g > d and K * d <= AUTO_FACTOR_FOR_LEVERAGE_MAX_PARAMS:
+    # Woodbury's temporaries: U_G and H⁻¹ U_G (K p̃ × |G|K each), four (|G|K)² matrices
+    woodbury_bytes = 8 * (2 * K * d * g * K + 4 * (g * K) ** 2)
+    too_big = woodbury_bytes > get_config()["working_memory"] * 2**20
+    if (g > d or too_big) and K * d <= AUTO_FACTOR_FOR_LEVERAGE_MAX_PARAMS:
         # |G| > p̃: factorising A itself ((K p̃)³) is cheaper than the |G|K capacitance
-        # system; the same A, the same step Δθ_G = A⁻¹ U_G g_G, the same M′ᵢ = Uᵢᵀ A⁻¹ Uᵢ.
+        # system, and it keeps the temporaries within working_memory; the same A, the
+        # same step Δθ_G = A⁻¹ U_G g_G, the same M′ᵢ = Uᵢᵀ A⁻¹ Uᵢ.
         try:
             inverse_A = make_inverse("cholesky", rule, design, expl._Y, s_without,
                                      expl.damping, {})

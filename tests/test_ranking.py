@@ -140,10 +140,19 @@ def test_cleaned_confidence_is_the_group_edit_without_flagged_rows(cancer):
         clf, X, y_noisy).params_)  # the explainer is unchanged
 
 
-@pytest.mark.parametrize("size", [4, 12])  # |G| < p̃ + 1: Woodbury; |G| > p̃: A factorised
-def test_group_edit_is_the_refit_for_least_squares(size):
+# |G| < p̃ + 1: Woodbury; |G| > p̃, or Woodbury's temporaries beyond working_memory
+# (set to one byte): A factorised
+@pytest.mark.parametrize("size, memory", [(4, None), (12, None), (4, 2.0**-20)])
+def test_group_edit_is_the_refit_for_least_squares(size, memory, monkeypatch):
     """``_without_rows``: shifts and leverages without G equal the refit's for Ridge."""
+    import sklearn
+
+    import skinfluence.label_issues as li
     from skinfluence.label_issues import _without_rows
+
+    factorised = []
+    real = li.make_inverse
+    monkeypatch.setattr(li, "make_inverse", lambda *a: factorised.append(1) or real(*a))
 
     rng = np.random.default_rng(0)
     X = rng.normal(size=(50, 4))
@@ -153,7 +162,9 @@ def test_group_edit_is_the_refit_for_least_squares(size):
     keep = np.setdiff1d(np.arange(50), G)
     ridge = Ridge(alpha=0.7).fit(X, y, sample_weight=w)
     expl = InfluenceExplainer(method="newton").fit(ridge, X, y, w)
-    dZ, M = _without_rows(expl, G)
+    with sklearn.config_context(working_memory=memory or sklearn.get_config()["working_memory"]):
+        dZ, M = _without_rows(expl, G)
+    assert bool(factorised) == (size > 5 or memory is not None)
     refit = Ridge(alpha=0.7).fit(X[keep], y[keep], sample_weight=w[keep])
     np.testing.assert_allclose(dZ[:, 0], refit.predict(X) - ridge.predict(X), atol=1e-10)
     Xt = np.column_stack([X, np.ones(50)])
