@@ -256,7 +256,13 @@ def ours_self(est, X, y):
 
 
 # ------------------------------------------------------------------ timing
-def interleaved_best(calls, repeat=REPEAT, rounds=None):
+def set_repeat(k):
+    """Rounds per contender for the whole run (``--repeat``)."""
+    global REPEAT
+    REPEAT = k
+
+
+def interleaved_best(calls, repeat=None, rounds=None):
     """Best wall time of each call, timed in interleaved rounds after one warm-up each.
 
     ``calls`` maps a name to ``f``; ``f`` returns ``(result, *parts)``
@@ -264,6 +270,7 @@ def interleaved_best(calls, repeat=REPEAT, rounds=None):
     limits a call to its first rounds. Returns ``{name: (result, best total,
     parts of the best call)}``, the result from the call's last run.
     """
+    repeat = REPEAT if repeat is None else repeat
     rounds = rounds or {}
     out = {}
     for name, f in calls.items():
@@ -522,7 +529,10 @@ def main():
     ap.add_argument("--ns", type=int, nargs="+", default=None, help="training rows (n)")
     ap.add_argument("--ps", type=int, nargs="+", default=None, help="features (p)")
     ap.add_argument("--no-pydvl", action="store_true", help="leave pyDVL (torch) out")
+    ap.add_argument("--repeat", type=int, default=REPEAT,
+                    help="interleaved rounds per contender (pyDVL: at most 3)")
     args = ap.parse_args()
+    set_repeat(args.repeat)
     ns = args.ns or ([500, 2000] if args.quick else [5_000, 20_000, 50_000])
     ps = args.ps or ([10, 30] if args.quick else [50, 100, 200])
     m = 20 if args.quick and args.n_test == 200 else args.n_test
