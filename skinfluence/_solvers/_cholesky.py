@@ -5,10 +5,11 @@ from scipy.linalg import (
     LinAlgError,
     cho_factor,
     cho_solve,
-    get_blas_funcs,
     get_lapack_funcs,
     solve_triangular,
 )
+
+from .._blas import dtrmm_lower_nogil
 
 
 class SingularHessianError(LinAlgError):
@@ -120,6 +121,7 @@ class CholeskySolver:
             if info != 0:  # unreachable after the rcond check; never a wrong number
                 raise SingularHessianError("The Cholesky factor is singular.")
             self._inverse_lower = np.asfortranarray(np.tril(inv))
-        (trmm,) = get_blas_funcs(("trmm",), (self._inverse_lower,))
-        W = trmm(1.0, self._inverse_lower, B, lower=1, overwrite_b=1)
-        return np.einsum("ij,ij->j", W, W)
+        if not (B.flags.f_contiguous and B.dtype == np.float64):
+            B = np.asfortranarray(B, dtype=np.float64)
+        dtrmm_lower_nogil(1.0, self._inverse_lower, B)  # the GIL-free path of _blas
+        return np.einsum("ij,ij->j", B, B)
